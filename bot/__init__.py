@@ -1,0 +1,1 @@
+"""Byline's face: the cited answer, settings, the command line and the Discord bot."""

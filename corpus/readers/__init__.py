@@ -1,0 +1,19 @@
+"""Readers that turn the files of a corpus folder into Articles; load_corpus is the entry point."""
+
+from corpus.readers.folder import (
+    CorpusLoad,
+    EmptyCorpusError,
+    SkippedFile,
+    default_corpus_path,
+    load_corpus,
+)
+from corpus.readers.source import UnreadableFileError
+
+__all__ = [
+    "CorpusLoad",
+    "EmptyCorpusError",
+    "SkippedFile",
+    "UnreadableFileError",
+    "default_corpus_path",
+    "load_corpus",
+]

@@ -1,0 +1,41 @@
+"""Field names shared by the readers of structured metadata (front matter, JSON records).
+
+Each Article field accepts a few common spellings; the first one present wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from corpus.readers.text import collapse_whitespace
+
+ID_KEYS = ("id",)
+TITLE_KEYS = ("title", "headline")
+OUTLET_KEYS = ("outlet", "source", "publication")
+AUTHOR_KEYS = ("author", "authors", "byline")
+PUBLISHED_KEYS = ("published_at", "published", "date")
+UPDATED_KEYS = ("updated_at", "updated", "modified")
+URL_KEYS = ("url", "link")
+BODY_KEYS = ("body", "text", "content")
+
+
+def first_value(mapping: Mapping[str, object], keys: tuple[str, ...]) -> object:
+    """The first value under one of the keys that is not None or empty."""
+    for key in keys:
+        value = mapping.get(key)
+        if value not in (None, "", []):
+            return value
+    return None
+
+
+def as_text(value: object) -> str:
+    """A one-line string for a metadata value; lists (e.g. several authors) are joined by ", "."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(text for item in value if (text := as_text(item)))
+    return collapse_whitespace(str(value))
+
+
+def first_text(mapping: Mapping[str, object], keys: tuple[str, ...]) -> str:
+    return as_text(first_value(mapping, keys))

@@ -1,0 +1,55 @@
+"""Saved HTML pages, read offline with trafilatura (main text without navigation, footers, ads).
+
+Metadata comes from the page itself: title, author, publication date (from meta tags and markup
+only; trafilatura's guessing from URLs or page text is switched off), site name (-> outlet) and
+the canonical / og:url address.
+"""
+
+from __future__ import annotations
+
+import trafilatura
+
+from corpus.models import Article
+from corpus.readers.dates import to_utc
+from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
+from corpus.readers.text import collapse_whitespace, without_title_heading
+
+DATE_EXTRACTION = {
+    "original_date": True,  # the publication date, not the last modification
+    "extensive_search": False,  # no guesses from URL paths or copyright lines
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",  # keep the time and offset when the page gives them
+}
+
+
+def read_html(source: SourceFile) -> ReadResult:
+    document = trafilatura.bare_extraction(
+        source.data,
+        with_metadata=True,
+        include_comments=False,
+        include_images=False,
+        include_links=False,
+        date_extraction_params=DATE_EXTRACTION,
+    )
+    if document is None or not (document.text or "").strip():
+        raise UnreadableFileError("no article text found in the HTML")
+    title = collapse_whitespace(document.title or "")
+    paragraphs = without_title_heading(text_lines(document.text), title)
+    if not paragraphs:
+        raise UnreadableFileError("no body text")
+    return ReadResult.single(
+        Article(
+            id=source.article_id,
+            title=title,
+            outlet=collapse_whitespace(document.sitename or ""),
+            author=collapse_whitespace(document.author or ""),
+            published=to_utc(document.date),
+            url=document.url or "",
+            paragraphs=paragraphs,
+            source_file=source.relative_name,
+        )
+    )
+
+
+def text_lines(text: str) -> list[str]:
+    """trafilatura puts one block (paragraph, list item, heading) per line."""
+    return [collapse_whitespace(line) for line in text.split("\n") if line.strip()]

@@ -1,0 +1,144 @@
+"""Sentence-aware chunking bounded by the model's own token count, with character offsets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pysbd
+from tokenizers import Tokenizer
+
+from corpus.models import Article
+
+_WORD_BOUNDARY = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    """How articles are cut: at most `max_tokens` model tokens per chunk, `overlap_tokens` carried over."""
+
+    max_tokens: int = 254
+    overlap_tokens: int = 48
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A verbatim slice `body[start:end]` of one article."""
+
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    tokens: int
+
+
+class Chunker:
+    """Packs whole sentences into chunks of at most `max_tokens` tokens, splitting only over-long sentences."""
+
+    def __init__(self, tokenizer: Tokenizer, settings: ChunkerSettings) -> None:
+        if settings.overlap_tokens >= settings.max_tokens:
+            raise ValueError("overlap_tokens must be smaller than max_tokens")
+        self._tokenizer = tokenizer
+        self.settings = settings
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Token counts without special tokens and without any truncation."""
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def chunk(self, article: Article) -> list[Chunk]:
+        body = article.body
+        spans = self._sentence_spans(body)
+        groups = self._pack(spans)
+        return [
+            Chunk(article.id, i, group[0].start, group[-1].end, body[group[0].start : group[-1].end])
+            for i, group in enumerate(groups)
+        ]
+
+    def _sentence_spans(self, body: str) -> list[_Span]:
+        raw = [(s, e) for s, e in sentence_spans(body) if body[s:e].strip()]
+        counts = self.count_tokens([body[s:e] for s, e in raw])
+        spans: list[_Span] = []
+        for (start, end), tokens in zip(raw, counts):
+            if tokens <= self.settings.max_tokens:
+                spans.append(_Span(start, end, tokens))
+            else:
+                spans.extend(self._split_long(body, start, end))
+        return spans
+
+    def _split_long(self, body: str, start: int, end: int) -> list[_Span]:
+        """Cut a sentence longer than the window at word boundaries, by its token offsets."""
+        encoding = self._tokenizer.encode(body[start:end], add_special_tokens=False)
+        offsets = encoding.offsets
+        limit = self.settings.max_tokens
+        pieces: list[_Span] = []
+        first = 0
+        while first < len(offsets):
+            last = min(first + limit, len(offsets)) - 1
+            # Back off to a token that starts a word so no word is cut in two.
+            while last + 1 < len(offsets) and last > first and not _starts_word(body, start, offsets[last + 1][0]):
+                last -= 1
+            pieces.append(_Span(start + offsets[first][0], start + offsets[last][1], last - first + 1))
+            first = last + 1
+        return pieces
+
+    def _pack(self, spans: list[_Span]) -> list[list[_Span]]:
+        limit, overlap = self.settings.max_tokens, self.settings.overlap_tokens
+        groups: list[list[_Span]] = []
+        current: list[_Span] = []
+        for span in spans:
+            if current and _total(current) + span.tokens > limit:
+                groups.append(current)
+                current = _tail_within(current, overlap, limit - span.tokens)
+            current = current + [span]
+        if current:
+            groups.append(current)
+        return groups
+
+
+def _total(spans: list[_Span]) -> int:
+    return sum(s.tokens for s in spans)
+
+
+def _tail_within(spans: list[_Span], overlap: int, room: int) -> list[_Span]:
+    """The last sentences of a chunk that fit in the overlap budget (and beside the next sentence)."""
+    tail: list[_Span] = []
+    for span in reversed(spans):
+        if _total(tail) + span.tokens > min(overlap, room):
+            break
+        tail.insert(0, span)
+    return tail
+
+
+def _starts_word(body: str, base: int, offset: int) -> bool:
+    position = base + offset
+    return position == 0 or body[position - 1].isspace()
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentence_spans(body: str) -> list[tuple[int, int]]:
+    """Sentence spans of the body, paragraph by paragraph, trimmed of surrounding whitespace."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for paragraph in body.split("\n\n"):
+        for piece in _segmenter().segment(paragraph):
+            start = position + piece.start
+            end = position + piece.end
+            text = body[start:end]
+            start += len(text) - len(text.lstrip())
+            end -= len(text) - len(text.rstrip())
+            if end > start:
+                spans.append((start, end))
+        position += len(paragraph) + 2
+    return spans
