@@ -1,0 +1,133 @@
+"""Compose a short extractive answer from retrieved passages: verbatim sentences, each cited [n]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.answer_model import Answer, Citation, Passage
+from embeddings.chunking import sentence_spans
+from embeddings.encoder import Encoder
+from embeddings.search import SearchResult
+
+NO_COVERAGE = "I couldn't find coverage of that in the indexed articles."
+EXCERPT_JOINER = " … "
+
+
+@dataclass(frozen=True)
+class ComposerConfig:
+    sentences: int = 3
+    min_relevance: float = 0.30
+    passages_read: int = 5
+    max_per_article: int = 3
+    rank_decay: float = 0.01
+    anchor_weight: float = 0.5
+    duplicate_similarity: float = 0.92
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    article_id: str
+    start: int
+    end: int
+    text: str
+    passage_rank: int
+    result: SearchResult
+
+
+def to_passage(result: SearchResult) -> Passage:
+    article = result.article
+    return Passage(
+        text=result.chunk.text,
+        article_id=article.id,
+        score=round(result.score, 6),
+        start=result.chunk.start,
+        end=result.chunk.end,
+        title=article.title,
+        outlet=article.outlet,
+        published=article.published,
+        url=article.url,
+    )
+
+
+class AnswerComposer:
+    """Picks the sentences of the best passages that answer the question most closely."""
+
+    def __init__(self, encoder: Encoder, config: ComposerConfig | None = None) -> None:
+        self.encoder = encoder
+        self.config = config or ComposerConfig()
+
+    def compose(self, question: str, results: list[SearchResult]) -> Answer:
+        passages = [to_passage(r) for r in results]
+        candidates = self._candidates(results[: self.config.passages_read])
+        chosen = self._choose(question, candidates)
+        if not chosen:
+            return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
+        text, citations = _cite(chosen)
+        return Answer(question=question, text=text, refused=False, citations=citations, passages=passages)
+
+    def _candidates(self, results: list[SearchResult]) -> list[_Candidate]:
+        seen: set[tuple[str, int]] = set()
+        candidates: list[_Candidate] = []
+        for rank, result in enumerate(results):
+            chunk = result.chunk
+            for start, end in sentence_spans(chunk.text):
+                key = (chunk.article_id, chunk.start + start)
+                text = chunk.text[start:end]
+                if key in seen or len(text.split()) < 4:
+                    continue
+                seen.add(key)
+                candidates.append(_Candidate(chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result))
+        return candidates
+
+    def _choose(self, question: str, candidates: list[_Candidate]) -> list[tuple[_Candidate, float]]:
+        """The best sentences: close to the question and to the best one (the answer's anchor), no repeats."""
+        if not candidates:
+            return []
+        config = self.config
+        vectors = self.encoder.encode([question] + [c.text for c in candidates])
+        sentences = vectors[1:]
+        similarity = sentences @ vectors[0]
+        anchor = int(np.argmax(similarity))
+        if similarity[anchor] < config.min_relevance:
+            return []
+        ranks = np.array([c.passage_rank for c in candidates])
+        scores = similarity + config.anchor_weight * (sentences @ sentences[anchor]) - config.rank_decay * ranks
+        chosen: list[int] = []
+        per_article: dict[str, int] = {}
+        for index in np.argsort(-scores, kind="stable"):
+            candidate = candidates[index]
+            if similarity[index] < config.min_relevance or per_article.get(candidate.article_id, 0) >= config.max_per_article:
+                continue
+            if any(float(sentences[index] @ sentences[other]) > config.duplicate_similarity for other in chosen):
+                continue
+            per_article[candidate.article_id] = per_article.get(candidate.article_id, 0) + 1
+            chosen.append(int(index))
+            if len(chosen) == config.sentences:
+                break
+        return [(candidates[i], float(similarity[i])) for i in chosen]
+
+
+def _cite(chosen: list[tuple[_Candidate, float]]) -> tuple[str, list[Citation]]:
+    """Number the articles in order of first use; each article's excerpt is its cited sentences in order."""
+    numbers: dict[str, int] = {}
+    for candidate, _ in chosen:
+        numbers.setdefault(candidate.article_id, len(numbers) + 1)
+    sentences = [f"{candidate.text} [{numbers[candidate.article_id]}]" for candidate, _ in chosen]
+    citations = []
+    for article_id, n in numbers.items():
+        mine = sorted((c for c, _ in chosen if c.article_id == article_id), key=lambda c: c.start)
+        article = mine[0].result.article
+        citations.append(
+            Citation(
+                n=n,
+                article_id=article_id,
+                excerpt=EXCERPT_JOINER.join(c.text for c in mine),
+                title=article.title,
+                outlet=article.outlet,
+                published=article.published,
+                url=article.url,
+            )
+        )
+    return " ".join(sentences), citations

@@ -1,0 +1,187 @@
+"""The `byline` command line: index, ask, sources, eval."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from tqdm import tqdm
+
+from bot.answer_model import answer_record
+from bot.evaluation import RetrievalMetrics, gold_excerpts, read_questions
+from bot.render_text import render_answer
+from bot.service import Byline, QuestionError, ReindexOutcome
+from bot.settings import AnswerSettings, IndexSettings, SettingsError, default_data_dir, load_section, parse_day
+from corpus.readers import EmptyCorpusError
+from embeddings.encoder import ModelLoadError
+from embeddings.indexer import BuildProgress, IndexBusyError
+from embeddings.store import IndexUnavailableError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Answer questions about news coverage, with citations.")
+
+USER_ERRORS = (SettingsError, QuestionError, IndexUnavailableError, EmptyCorpusError, IndexBusyError, ModelLoadError)
+
+CorpusOption = typer.Option(None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus.")
+IndexOption = typer.Option(None, "--index", help="Index folder; default: BYLINE_INDEX_PATH.")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Print a user's mistake as one clear line and exit 2, instead of a traceback."""
+    try:
+        yield
+    except USER_ERRORS as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def make_byline(corpus: Path | None = None, index: Path | None = None, **answer: object) -> Byline:
+    index_settings = load_section(IndexSettings, corpus_path=corpus, index_path=index)
+    answer_settings = load_section(AnswerSettings, **answer)
+    return Byline(index_settings, answer_settings)
+
+
+class ProgressBar:
+    """A terminal progress bar over chunks, with articles and chunks per second."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm | None = None
+
+    def __call__(self, progress: BuildProgress) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=progress.chunks_total, unit="chunk", desc="Embedding", file=sys.stderr, disable=None)
+        self._bar.n = progress.chunks_done
+        self._bar.set_postfix_str(
+            f"{progress.articles_done}/{progress.articles_total} articles, "
+            f"{progress.articles_per_second:.1f} articles/s, {progress.chunks_per_second:.1f} chunks/s",
+            refresh=True,
+        )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def run_index(byline: Byline, only_if_missing: bool = False) -> ReindexOutcome | None:
+    bar = ProgressBar()
+    try:
+        outcome = byline.ensure_index(bar) if only_if_missing else byline.reindex(bar)
+    finally:
+        bar.close()
+    if outcome is not None:
+        for skipped in outcome.skipped:
+            typer.secho(f"skipped {skipped}", fg="yellow", err=True)
+        typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing)
+    return outcome
+
+
+@app.command()
+def index(corpus: Optional[Path] = CorpusOption, index: Optional[Path] = IndexOption) -> None:
+    """Build or update the index from the corpus (only new and changed articles are embedded)."""
+    with user_errors():
+        run_index(make_byline(corpus, index))
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="The question, in quotes."),
+    outlet: Optional[str] = typer.Option(None, help="Only passages from this outlet."),
+    since: Optional[str] = typer.Option(None, help="Only articles published on or after this date (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, help="Only articles published on or before this date (YYYY-MM-DD)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
+    corpus: Optional[Path] = CorpusOption,
+    index: Optional[Path] = IndexOption,
+) -> None:
+    """Answer a question with a short cited answer and its sources."""
+    with user_errors():
+        since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+        byline = make_byline(corpus, index)
+        byline.clean_question(question)
+        run_index(byline, only_if_missing=True)
+        answer = byline.ask(question, outlet=outlet, since=since_day, until=until_day)
+    typer.echo(json.dumps(answer_record(answer), ensure_ascii=False) if as_json else render_answer(answer))
+
+
+@app.command()
+def sources(corpus: Optional[Path] = CorpusOption, index: Optional[Path] = IndexOption) -> None:
+    """List the indexed articles, newest first."""
+    with user_errors():
+        byline = make_byline(corpus, index)
+        status = byline.status()
+        typer.echo(f"{status.articles} articles, {status.chunks} chunks, {status.outlets} outlets; model {status.model}; built {status.built_at}")
+        for article in byline.sources():
+            day = article.date_label or "undated"
+            typer.echo(f"{day}  {article.outlet or '-'}  {article.title or article.id}  [{article.id}]")
+
+
+@app.command("eval")
+def evaluate(
+    articles: Path = typer.Option(..., exists=True, dir_okay=False, help="Articles JSONL (MultiHop-RAG fields)."),
+    questions: Path = typer.Option(..., exists=True, dir_okay=False, help="Questions JSONL."),
+    output: Path = typer.Option(..., help="Where to write one JSON object per question."),
+    index: Optional[Path] = typer.Option(None, help="Index folder for these articles (reused when unchanged)."),
+) -> None:
+    """Index the articles, answer every question, write the results and print retrieval metrics."""
+    with user_errors():
+        index = index or default_data_dir() / "eval" / articles.stem
+        byline = make_byline(articles, index, top_k=10)
+        try:
+            records = read_questions(questions)
+        except (OSError, ValueError) as error:
+            raise QuestionError(str(error)) from error
+        started = time.monotonic()
+        run_index(byline)
+        index_seconds = time.monotonic() - started
+        metrics, timings = _answer_all(byline, records, output)
+    _print_metrics(metrics, index_seconds, timings)
+
+
+def _answer_all(byline: Byline, records: list[dict], output: Path) -> tuple[RetrievalMetrics, list[float]]:
+    metrics = RetrievalMetrics()
+    timings: list[float] = []
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "w", encoding="utf-8") as handle:
+        for record in tqdm(records, desc="Questions", unit="q", file=sys.stderr, disable=None):
+            started = time.monotonic()
+            answer = byline.ask(str(record["question"]))
+            timings.append(time.monotonic() - started)
+            handle.write(json.dumps(answer_record(answer, record.get("id")), ensure_ascii=False) + "\n")
+            metrics.add(
+                [p.text for p in answer.passages],
+                gold_excerpts(record),
+                [c.excerpt for c in answer.citations],
+                answer.refused,
+                record.get("question_type"),
+            )
+    return metrics, timings
+
+
+def _print_metrics(metrics: RetrievalMetrics, index_seconds: float, timings: list[float]) -> None:
+    typer.echo(f"Indexing: {index_seconds:.1f} s; median time per question: {statistics.median(timings) * 1000:.0f} ms")
+    if metrics.questions:
+        _print_row("all", metrics)
+        for question_type, part in sorted(metrics.by_type.items()):
+            _print_row(question_type, part)
+    else:
+        typer.echo("No question has gold evidence: retrieval metrics not computed.")
+    if metrics.null_questions:
+        typer.echo(f"Refused {metrics.null_refused}/{metrics.null_questions} questions without evidence (null queries).")
+
+
+def _print_row(label: str, metrics: RetrievalMetrics) -> None:
+    row = metrics.row()
+    typer.echo(
+        f"{label:18s} n={row['questions']:4d}  Hits@4 {row['hits@4']:.3f}  Hits@10 {row['hits@10']:.3f}  "
+        f"MRR@10 {row['mrr@10']:.3f}  evidence recall@10 {row['evidence_recall@10']:.3f}  "
+        f"citations with gold {row['citations_with_gold']:.3f}  refused {row['refused_answerable']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    app()
