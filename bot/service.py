@@ -50,10 +50,12 @@ class IndexStatus:
 class Byline:
     """Answers questions from the served index and rebuilds it from the corpus."""
 
-    def __init__(self, index_settings: IndexSettings, answer_settings: AnswerSettings) -> None:
+    def __init__(
+        self, index_settings: IndexSettings, answer_settings: AnswerSettings, encoder: Encoder | None = None
+    ) -> None:
         self.index_settings = index_settings
         self.answer_settings = answer_settings
-        self.encoder = Encoder(index_settings.model)
+        self.encoder = encoder or Encoder(index_settings.model)
         self.composer = AnswerComposer(
             self.encoder,
             ComposerConfig(sentences=answer_settings.sentences, min_relevance=answer_settings.min_relevance),

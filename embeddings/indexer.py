@@ -101,7 +101,7 @@ def _build_locked(
     progress: ProgressCallback | None,
 ) -> BuildReport:
     started = time.monotonic()
-    served = current_generation(index_path)
+    served = _served_generation(index_path)
     remove_stale_generations(index_path, keep=served.name if served else None)
     previous = _reusable_snapshot(served, encoder.model_name, chunker_settings)
     report = _diff(articles, previous)
@@ -130,6 +130,14 @@ def _build_locked(
     report.seconds = time.monotonic() - started
     report.generation = generation.name
     return report
+
+
+def _served_generation(index_path: Path) -> Path | None:
+    """The served generation; a damaged pointer counts as none, since this build replaces it."""
+    try:
+        return current_generation(index_path)
+    except IndexUnavailableError:
+        return None
 
 
 def _nothing_to_do(report: BuildReport, served: IndexSnapshot, started: float) -> BuildReport:

@@ -1,0 +1,104 @@
+"""The cited answer: Baqeri's proposals with citations, refusal, filters and question hints."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.service import Byline, QuestionError
+from embeddings.encoder import Encoder
+from embeddings.store import IndexMissingError
+from tests.conftest import make_byline
+
+SEED_ID = "iran-iraq-border-security-2023-12-06"
+
+
+def test_baqeri_answer_cites_the_joint_and_maritime_drills(news_byline: Byline) -> None:
+    answer = news_byline.ask("What did Baqeri propose?")
+    assert not answer.refused
+    assert "proposed joint drills with Iraq" in answer.text
+    assert "bilateral or multilateral maritime rescue and relief drills" in answer.text
+    sentences = [s for s in answer.text.split("[1]") if s.strip()]
+    assert len(sentences) >= 2 and answer.text.rstrip().endswith("]")
+    citation = answer.citations[0]
+    assert citation.n == 1 and citation.article_id == SEED_ID
+    assert citation.title == "Iran, Iraq Discuss Border Security, Military Cooperation"
+    assert citation.published.date() == date(2023, 12, 6)
+    article_body = news_byline.searcher().snapshot.articles[SEED_ID].body
+    for excerpt in citation.excerpt.split(" … "):
+        assert excerpt in article_body, "every excerpt is quoted verbatim from the article"
+        assert excerpt in answer.text
+
+
+def test_every_sentence_carries_a_citation_of_a_listed_source(news_byline: Byline) -> None:
+    answer = news_byline.ask("What did Nvidia say about export restrictions to China?")
+    assert not answer.refused
+    numbers = {c.n for c in answer.citations}
+    import re
+
+    markers = re.findall(r"\[(\d+)\]", answer.text)
+    assert markers and {int(m) for m in markers} == numbers
+    assert {c.article_id for c in answer.citations} <= {"chip-exports", "chip-earnings"}
+
+
+def test_uncovered_question_is_refused_plainly(news_byline: Byline) -> None:
+    answer = news_byline.ask("What recipe won the Great British Bake Off in 2019?")
+    assert answer.refused
+    assert answer.text.startswith("I couldn't find coverage")
+    assert answer.citations == []
+    assert answer.passages, "passages are still returned for inspection"
+
+
+def test_outlet_and_date_filters(news_byline: Byline) -> None:
+    by_outlet = news_byline.ask("What happened with chips?", outlet="market daily")
+    assert {p.article_id for p in by_outlet.passages} == {"chip-earnings"}
+    in_october = news_byline.ask("What happened with chips?", since=date(2023, 10, 1), until=date(2023, 10, 31))
+    assert {p.article_id for p in in_october.passages} <= {"chip-exports", "rugby-final"}
+    assert "chip-exports" in {p.article_id for p in in_october.passages}
+    with pytest.raises(QuestionError, match="No indexed outlet matches 'Daily Planet'"):
+        news_byline.ask("What happened?", outlet="Daily Planet")
+    with pytest.raises(QuestionError, match="after the end date"):
+        news_byline.ask("What happened?", since=date(2023, 12, 1), until=date(2023, 11, 1))
+
+
+def test_outlet_named_in_the_question_comes_first(news_byline: Byline) -> None:
+    answer = news_byline.ask("What did Tech Wire report about Nvidia?")
+    assert answer.passages[0].article_id == "chip-exports"
+    answer = news_byline.ask("What did Market Daily report about Nvidia?")
+    assert answer.passages[0].article_id == "chip-earnings"
+
+
+@pytest.mark.parametrize(
+    "question, message",
+    [("", "Ask a question"), ("   \n ", "Ask a question"), ("?!? …", "no words"), ("x" * 5000, "5,000 characters")],
+)
+def test_bad_questions_get_a_clear_error(news_byline: Byline, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        news_byline.ask(question)
+
+
+def test_mentions_in_questions_are_not_searched_for(news_byline: Byline) -> None:
+    answer = news_byline.ask("<@123456789> @everyone what did Baqeri propose?")
+    assert "<@" not in answer.question
+    assert "proposed joint drills" in answer.text
+
+
+def test_questions_in_other_scripts_and_markdown_are_answered_or_refused(news_byline: Byline) -> None:
+    for question in ("باقری چه پیشنهادی داد؟", "```python\nprint('hi')\n```", "**Baqeri** _proposed_ what?"):
+        answer = news_byline.ask(question)
+        assert answer.refused or answer.citations
+
+
+def test_follow_up_uses_the_earlier_question_as_context(news_byline: Byline) -> None:
+    answer = news_byline.ask("and what did the company warn?", context="Nvidia quarterly revenue")
+    assert answer.citations[0].article_id == "chip-earnings"
+
+
+def test_asking_before_any_index_exists_says_how_to_build_it(encoder: Encoder, news_corpus: Path, tmp_path: Path) -> None:
+    byline = make_byline(encoder, news_corpus, tmp_path / "empty-index")
+    with pytest.raises(IndexMissingError, match="byline index"):
+        byline.ask("What did Baqeri propose?")
+    assert byline.ensure_index() is not None
+    assert byline.ask("What did Baqeri propose?").citations
