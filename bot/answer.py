@@ -19,7 +19,7 @@ EXCERPT_JOINER = " … "
 class ComposerConfig:
     sentences: int = 3
     min_relevance: float = 0.30
-    passages_read: int = 5
+    passages_read: int = 3
     max_per_article: int = 3
     rank_decay: float = 0.01
     anchor_weight: float = 0.5
@@ -78,7 +78,9 @@ class AnswerComposer:
                 if key in seen or len(text.split()) < 4:
                     continue
                 seen.add(key)
-                candidates.append(_Candidate(chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result))
+                candidates.append(
+                    _Candidate(chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result)
+                )
         return candidates
 
     def _choose(self, question: str, candidates: list[_Candidate]) -> list[tuple[_Candidate, float]]:
@@ -98,7 +100,10 @@ class AnswerComposer:
         per_article: dict[str, int] = {}
         for index in np.argsort(-scores, kind="stable"):
             candidate = candidates[index]
-            if similarity[index] < config.min_relevance or per_article.get(candidate.article_id, 0) >= config.max_per_article:
+            if (
+                similarity[index] < config.min_relevance
+                or per_article.get(candidate.article_id, 0) >= config.max_per_article
+            ):
                 continue
             if any(float(sentences[index] @ sentences[other]) > config.duplicate_similarity for other in chosen):
                 continue

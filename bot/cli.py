@@ -6,9 +6,9 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 from tqdm import tqdm
@@ -17,17 +17,30 @@ from bot.answer_model import answer_record
 from bot.evaluation import RetrievalMetrics, gold_excerpts, read_questions
 from bot.render_text import render_answer
 from bot.service import Byline, QuestionError, ReindexOutcome
-from bot.settings import AnswerSettings, IndexSettings, SettingsError, default_data_dir, load_section, parse_day
+from bot.settings import (
+    AnswerSettings,
+    DiscordSettings,
+    IndexSettings,
+    SettingsError,
+    default_data_dir,
+    env_example,
+    load_section,
+    parse_day,
+)
 from corpus.readers import EmptyCorpusError
 from embeddings.encoder import ModelLoadError
 from embeddings.indexer import BuildProgress, IndexBusyError
 from embeddings.store import IndexUnavailableError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Answer questions about news coverage, with citations.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Answer questions about news coverage, with citations."
+)
 
 USER_ERRORS = (SettingsError, QuestionError, IndexUnavailableError, EmptyCorpusError, IndexBusyError, ModelLoadError)
 
-CorpusOption = typer.Option(None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus.")
+CorpusOption = typer.Option(
+    None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus."
+)
 IndexOption = typer.Option(None, "--index", help="Index folder; default: BYLINE_INDEX_PATH.")
 
 
@@ -82,7 +95,7 @@ def run_index(byline: Byline, only_if_missing: bool = False) -> ReindexOutcome |
 
 
 @app.command()
-def index(corpus: Optional[Path] = CorpusOption, index: Optional[Path] = IndexOption) -> None:
+def index(corpus: Path | None = CorpusOption, index: Path | None = IndexOption) -> None:
     """Build or update the index from the corpus (only new and changed articles are embedded)."""
     with user_errors():
         run_index(make_byline(corpus, index))
@@ -91,12 +104,12 @@ def index(corpus: Optional[Path] = CorpusOption, index: Optional[Path] = IndexOp
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
-    outlet: Optional[str] = typer.Option(None, help="Only passages from this outlet."),
-    since: Optional[str] = typer.Option(None, help="Only articles published on or after this date (YYYY-MM-DD)."),
-    until: Optional[str] = typer.Option(None, help="Only articles published on or before this date (YYYY-MM-DD)."),
+    outlet: str | None = typer.Option(None, help="Only passages from this outlet."),
+    since: str | None = typer.Option(None, help="Only articles published on or after this date (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, help="Only articles published on or before this date (YYYY-MM-DD)."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
-    corpus: Optional[Path] = CorpusOption,
-    index: Optional[Path] = IndexOption,
+    corpus: Path | None = CorpusOption,
+    index: Path | None = IndexOption,
 ) -> None:
     """Answer a question with a short cited answer and its sources."""
     with user_errors():
@@ -109,12 +122,14 @@ def ask(
 
 
 @app.command()
-def sources(corpus: Optional[Path] = CorpusOption, index: Optional[Path] = IndexOption) -> None:
+def sources(corpus: Path | None = CorpusOption, index: Path | None = IndexOption) -> None:
     """List the indexed articles, newest first."""
     with user_errors():
         byline = make_byline(corpus, index)
         status = byline.status()
-        typer.echo(f"{status.articles} articles, {status.chunks} chunks, {status.outlets} outlets; model {status.model}; built {status.built_at}")
+        typer.echo(
+            f"{status.articles} articles, {status.chunks} chunks, {status.outlets} outlets; model {status.model}; built {status.built_at}"
+        )
         for article in byline.sources():
             day = article.date_label or "undated"
             typer.echo(f"{day}  {article.outlet or '-'}  {article.title or article.id}  [{article.id}]")
@@ -125,7 +140,7 @@ def evaluate(
     articles: Path = typer.Option(..., exists=True, dir_okay=False, help="Articles JSONL (MultiHop-RAG fields)."),
     questions: Path = typer.Option(..., exists=True, dir_okay=False, help="Questions JSONL."),
     output: Path = typer.Option(..., help="Where to write one JSON object per question."),
-    index: Optional[Path] = typer.Option(None, help="Index folder for these articles (reused when unchanged)."),
+    index: Path | None = typer.Option(None, help="Index folder for these articles (reused when unchanged)."),
 ) -> None:
     """Index the articles, answer every question, write the results and print retrieval metrics."""
     with user_errors():
@@ -171,7 +186,9 @@ def _print_metrics(metrics: RetrievalMetrics, index_seconds: float, timings: lis
     else:
         typer.echo("No question has gold evidence: retrieval metrics not computed.")
     if metrics.null_questions:
-        typer.echo(f"Refused {metrics.null_refused}/{metrics.null_questions} questions without evidence (null queries).")
+        typer.echo(
+            f"Refused {metrics.null_refused}/{metrics.null_questions} questions without evidence (null queries)."
+        )
 
 
 def _print_row(label: str, metrics: RetrievalMetrics) -> None:
@@ -181,6 +198,54 @@ def _print_row(label: str, metrics: RetrievalMetrics) -> None:
         f"MRR@10 {row['mrr@10']:.3f}  evidence recall@10 {row['evidence_recall@10']:.3f}  "
         f"citations with gold {row['citations_with_gold']:.3f}  refused {row['refused_answerable']:.3f}"
     )
+
+
+@app.command()
+def run() -> None:
+    """Start the Discord bot (needs BYLINE_DISCORD_TOKEN)."""
+    from bot.runner import serve
+
+    with user_errors():
+        settings = load_section(DiscordSettings)
+        if settings.token is None or not settings.token.get_secret_value().strip():
+            raise SettingsError(
+                "BYLINE_DISCORD_TOKEN is not set. Create a bot in the Discord developer portal, copy its token "
+                "into .env as BYLINE_DISCORD_TOKEN=..., and start again (see the README)."
+            )
+        byline = make_byline()
+        try:
+            run_index(byline, only_if_missing=True)
+        except IndexUnavailableError as error:
+            typer.secho(f"warning: {error} The bot starts anyway; an admin can /reindex.", fg="yellow", err=True)
+        raise typer.Exit(serve(byline, settings))
+
+
+@app.command()
+def healthcheck(
+    max_age: float = typer.Option(90.0, help="Seconds after which the bot's heartbeat counts as stale."),
+) -> None:
+    """Exit 0 when the bot is connected and the index can be loaded, 1 (with the reason) otherwise."""
+    from bot.health import heartbeat_problem, index_problem
+
+    with user_errors():
+        discord_settings = load_section(DiscordSettings)
+        byline = make_byline()
+        problems = [
+            heartbeat_problem(discord_settings.heartbeat_file, max_age),
+            index_problem(byline.index_settings.index_path, byline.index_settings.model, byline.chunker_settings),
+        ]
+    problems = [p for p in problems if p]
+    for problem in problems:
+        typer.echo(f"unhealthy: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("healthy")
+
+
+@app.command("env-example")
+def print_env_example() -> None:
+    """Print every setting with its description and default (the text of .env.example)."""
+    typer.echo(env_example(), nl=False)
 
 
 if __name__ == "__main__":

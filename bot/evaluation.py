@@ -42,7 +42,7 @@ class RetrievalMetrics:
     answerable_refused: int = 0
     null_questions: int = 0
     null_refused: int = 0
-    by_type: dict[str, "RetrievalMetrics"] = field(default_factory=dict)
+    by_type: dict[str, RetrievalMetrics] = field(default_factory=dict)
 
     def add(
         self,

@@ -19,7 +19,9 @@ def default_data_dir() -> Path:
 
 
 def _section(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+    )
 
 
 class IndexSettings(BaseSettings):
@@ -27,14 +29,29 @@ class IndexSettings(BaseSettings):
 
     model_config = _section("BYLINE_")
 
-    corpus_path: Path | None = Field(None, description="Folder of articles to index; empty means the bundled default corpus.")
-    index_path: Path = Field(default_factory=lambda: default_data_dir() / "index", description="Folder holding the index.")
-    model: str = Field(BUNDLED_MODEL, min_length=1, description="sentence-transformers model name or path; the default is bundled and offline.")
-    chunk_tokens: int = Field(254, ge=32, le=510, description="Most model tokens in one chunk (all-MiniLM-L6-v2 reads 254 plus two special tokens).")
-    chunk_overlap: int = Field(48, ge=0, le=256, description="Tokens of whole sentences repeated at the start of the next chunk.")
+    corpus_path: Path | None = Field(
+        None, description="Folder of articles to index; empty means the bundled default corpus."
+    )
+    index_path: Path = Field(
+        default_factory=lambda: default_data_dir() / "index", description="Folder holding the index."
+    )
+    model: str = Field(
+        BUNDLED_MODEL,
+        min_length=1,
+        description="sentence-transformers model name or path; the default is bundled and offline.",
+    )
+    chunk_tokens: int = Field(
+        254,
+        ge=32,
+        le=510,
+        description="Most model tokens in one chunk (all-MiniLM-L6-v2 reads 254 plus two special tokens).",
+    )
+    chunk_overlap: int = Field(
+        48, ge=0, le=256, description="Tokens of whole sentences repeated at the start of the next chunk."
+    )
 
     @model_validator(mode="after")
-    def _overlap_below_size(self) -> "IndexSettings":
+    def _overlap_below_size(self) -> IndexSettings:
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("BYLINE_CHUNK_OVERLAP must be smaller than BYLINE_CHUNK_TOKENS")
         return self
@@ -52,7 +69,9 @@ class AnswerSettings(BaseSettings):
 
     top_k: int = Field(10, ge=1, le=50, description="Passages retrieved per question.")
     sentences: int = Field(3, ge=1, le=8, description="Most sentences in a short answer.")
-    min_relevance: float = Field(0.30, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage.")
+    min_relevance: float = Field(
+        0.30, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage."
+    )
     max_question_chars: int = Field(1000, ge=20, le=20000, description="Longest question accepted.")
 
 
@@ -62,12 +81,25 @@ class DiscordSettings(BaseSettings):
     model_config = _section("BYLINE_DISCORD_")
 
     token: SecretStr | None = Field(None, description="Bot token from the Discord developer portal (a secret).")
-    guild_id: int | None = Field(None, description="Sync slash commands to this server only (instant); empty syncs globally.")
-    admin_role_ids: list[int] = Field(default_factory=list, description="Roles allowed to reindex besides Manage Server, as a JSON list.")
-    channel_ids: list[int] = Field(default_factory=list, description="Answer only in these channels, as a JSON list; empty means everywhere.")
+    guild_id: int | None = Field(
+        None, description="Sync slash commands to this server only (instant); empty syncs globally."
+    )
+    admin_role_ids: list[int] = Field(
+        default_factory=list, description="Roles allowed to reindex besides Manage Server, as a JSON list."
+    )
+    channel_ids: list[int] = Field(
+        default_factory=list, description="Answer only in these channels, as a JSON list; empty means everywhere."
+    )
     cooldown_questions: int = Field(3, ge=1, description="Questions a user may ask per cooldown window.")
     cooldown_seconds: float = Field(30.0, gt=0, description="Length of the cooldown window in seconds.")
-    heartbeat_file: Path = Field(default_factory=lambda: default_data_dir() / "heartbeat", description="File the bot touches while connected (for health checks).")
+    message_content: bool = Field(
+        False,
+        description="Set true if the Message Content intent is enabled in the developer portal: thread follow-ups then need no mention.",
+    )
+    heartbeat_file: Path = Field(
+        default_factory=lambda: default_data_dir() / "heartbeat",
+        description="File the bot touches while connected (for health checks).",
+    )
 
     @field_validator("guild_id", mode="before")
     @classmethod
@@ -106,3 +138,27 @@ def parse_day(value: str | None, name: str) -> date | None:
         return date.fromisoformat(value.strip())
     except ValueError as error:
         raise SettingsError(f"{name} must be a date like 2023-12-06 (got {value!r})") from error
+
+
+SECTIONS: tuple[type[BaseSettings], ...] = (IndexSettings, AnswerSettings, DiscordSettings)
+
+
+def env_example() -> str:
+    """The text of .env.example: every setting, its description and its default, from the classes above."""
+    lines = ["# Byline settings. Copy to .env and fill in BYLINE_DISCORD_TOKEN; everything else is optional.", ""]
+    for section in SECTIONS:
+        lines.append(f"# --- {section.__doc__.strip()}")
+        prefix = section.model_config["env_prefix"]
+        for name, field in section.model_fields.items():
+            lines.append(f"# {field.description}")
+            lines.append(f"{prefix}{name.upper()}={_example_value(field)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _example_value(field) -> str:
+    if field.default_factory is not None or field.default is None:
+        return ""
+    if isinstance(field.default, bool):
+        return str(field.default).lower()
+    return str(field.default)

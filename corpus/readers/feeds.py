@@ -38,9 +38,7 @@ def read_feed(source: SourceFile) -> ReadResult:
     return result
 
 
-def article_from_entry(
-    entry: feedparser.FeedParserDict, outlet: str, source: SourceFile, number: int
-) -> Article:
+def article_from_entry(entry: feedparser.FeedParserDict, outlet: str, source: SourceFile, number: int) -> Article:
     paragraphs = entry_paragraphs(entry)
     if not paragraphs:
         raise UnreadableFileError("no body text")

@@ -155,7 +155,4 @@ def empty_corpus_message(root: Path, skipped: list[SkippedFile]) -> str:
         return f"corpus folder {root} has no supported files (looked for {supported})"
     skipped_files = len({entry.path for entry in skipped})
     examples = "; ".join(str(entry) for entry in skipped[:MAX_REASONS_IN_ERROR])
-    return (
-        f"no articles could be loaded from corpus folder {root}: "
-        f"{skipped_files} file(s) skipped ({examples})"
-    )
+    return f"no articles could be loaded from corpus folder {root}: {skipped_files} file(s) skipped ({examples})"

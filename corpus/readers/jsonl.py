@@ -14,8 +14,16 @@ import json
 from corpus.models import Article
 from corpus.readers.dates import to_utc
 from corpus.readers.fields import (
-    AUTHOR_KEYS, BODY_KEYS, ID_KEYS, OUTLET_KEYS, PUBLISHED_KEYS, TITLE_KEYS, UPDATED_KEYS,
-    URL_KEYS, first_text, first_value,
+    AUTHOR_KEYS,
+    BODY_KEYS,
+    ID_KEYS,
+    OUTLET_KEYS,
+    PUBLISHED_KEYS,
+    TITLE_KEYS,
+    UPDATED_KEYS,
+    URL_KEYS,
+    first_text,
+    first_value,
 )
 from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import split_paragraphs
@@ -39,25 +47,19 @@ def read_json(source: SourceFile) -> ReadResult:
     try:
         document = json.loads(source.text)
     except json.JSONDecodeError as error:
-        raise UnreadableFileError(
-            f"malformed JSON ({error.msg} at line {error.lineno} column {error.colno})"
-        ) from None
+        raise UnreadableFileError(f"malformed JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
     if isinstance(document, dict):
         article = article_from_record(document, source.article_id, source.relative_name)
         return ReadResult.single(article)
     if not isinstance(document, list):
-        raise UnreadableFileError(
-            f"expected a JSON object or a list of objects, got {json_type(document)}"
-        )
+        raise UnreadableFileError(f"expected a JSON object or a list of objects, got {json_type(document)}")
     result = ReadResult()
     for number, record in enumerate(document, start=1):
         add_record(result, source, record, number, where=f"item {number}")
     return result
 
 
-def add_record(
-    result: ReadResult, source: SourceFile, record: object, number: int, where: str
-) -> None:
+def add_record(result: ReadResult, source: SourceFile, record: object, number: int, where: str) -> None:
     """Append the record's article, or the reason it was skipped (prefixed with where it is)."""
     default_id = f"{source.article_id}-{number}"
     try:
@@ -95,6 +97,10 @@ def article_from_record(record: object, default_id: str, source_file: str) -> Ar
 
 def json_type(value: object) -> str:
     names = {
-        dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
     }
     return names.get(type(value), "a number")

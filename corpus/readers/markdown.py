@@ -14,8 +14,15 @@ import yaml
 from corpus.models import Article
 from corpus.readers.dates import to_utc
 from corpus.readers.fields import (
-    AUTHOR_KEYS, ID_KEYS, OUTLET_KEYS, PUBLISHED_KEYS, TITLE_KEYS, UPDATED_KEYS, URL_KEYS,
-    first_text, first_value,
+    AUTHOR_KEYS,
+    ID_KEYS,
+    OUTLET_KEYS,
+    PUBLISHED_KEYS,
+    TITLE_KEYS,
+    UPDATED_KEYS,
+    URL_KEYS,
+    first_text,
+    first_value,
 )
 from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import split_paragraphs, without_title_heading

@@ -34,9 +34,7 @@ GENERIC_LOGO_NAMES = frozenset({"", "newsroom", "news", "site", "home", "logo", 
 BYLINE_PREFIX = "by "
 MAX_AUTHOR_WORDS = 12  # up to a few names joined by "and"
 NAME_CONNECTORS = frozenset({"and", "&"})
-NAME_PARTICLES = frozenset(
-    {"al", "el", "bin", "ibn", "de", "del", "da", "di", "du", "van", "von", "der", "la", "le"}
-)
+NAME_PARTICLES = frozenset({"al", "el", "bin", "ibn", "de", "del", "da", "di", "du", "van", "von", "der", "la", "le"})
 YEAR = re.compile(r"\b\d{4}\b")
 IMAGE_PLACEHOLDER = "None"
 PHOTO_CREDIT_SUFFIX = re.compile(r"\s/\s+[^/]{1,80}$")
@@ -61,8 +59,15 @@ def parse_scraped(text: str, article_id: str, source_file: str = "") -> Article:
     if not paragraphs:
         raise UnreadableFileError("no body text")
     return Article(
-        id=article_id, title=title, outlet=outlet, author=author, published=published,
-        updated=updated, paragraphs=paragraphs, caption=caption, source_file=source_file,
+        id=article_id,
+        title=title,
+        outlet=outlet,
+        author=author,
+        published=published,
+        updated=updated,
+        paragraphs=paragraphs,
+        caption=caption,
+        source_file=source_file,
     )
 
 
@@ -104,7 +109,7 @@ def parse_byline(line: str) -> tuple[str, datetime | None] | None:
     """("Author Names", published) from "By <Author> <Date>", or None if the line is no byline."""
     if not line.lower().startswith(BYLINE_PREFIX):
         return None
-    words = line[len(BYLINE_PREFIX):].split()
+    words = line[len(BYLINE_PREFIX) :].split()
     for split_at in range(1, len(words)):  # the longest date suffix that parses wins
         published = parse_byline_date(" ".join(words[split_at:]))
         if published is not None:

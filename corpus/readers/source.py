@@ -56,9 +56,7 @@ def decode_utf8(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         bad_byte = data[error.start]
-        raise UnreadableFileError(
-            f"not UTF-8 text (byte 0x{bad_byte:02x} at offset {error.start})"
-        ) from None
+        raise UnreadableFileError(f"not UTF-8 text (byte 0x{bad_byte:02x} at offset {error.start})") from None
 
 
 def normalise_newlines(text: str) -> str:

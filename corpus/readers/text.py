@@ -10,8 +10,28 @@ import lxml.html
 
 # Elements whose content stands as its own paragraph when an HTML fragment becomes text.
 BLOCK_TAGS = frozenset(
-    {"p", "div", "li", "ul", "ol", "blockquote", "pre", "table", "tr", "section", "article",
-     "figcaption", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6"}
+    {
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "section",
+        "article",
+        "figcaption",
+        "dd",
+        "dt",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    }
 )
 DROPPED_TAGS = ("script", "style")
 PARAGRAPH_BREAK = "\n\n"

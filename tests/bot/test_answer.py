@@ -96,7 +96,9 @@ def test_follow_up_uses_the_earlier_question_as_context(news_byline: Byline) -> 
     assert answer.citations[0].article_id == "chip-earnings"
 
 
-def test_asking_before_any_index_exists_says_how_to_build_it(encoder: Encoder, news_corpus: Path, tmp_path: Path) -> None:
+def test_asking_before_any_index_exists_says_how_to_build_it(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
     byline = make_byline(encoder, news_corpus, tmp_path / "empty-index")
     with pytest.raises(IndexMissingError, match="byline index"):
         byline.ask("What did Baqeri propose?")

@@ -26,7 +26,11 @@ def byline(*args: str, env: dict[str, str] | None = None, timeout: float = 300) 
 @pytest.fixture
 def user_env(tmp_path: Path) -> dict[str, str]:
     """A fresh install: no index yet, the bundled corpus, data under a temporary home."""
-    return {"XDG_DATA_HOME": str(tmp_path / "data"), "BYLINE_CORPUS_PATH": "", "BYLINE_INDEX_PATH": str(tmp_path / "index")}
+    return {
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "BYLINE_CORPUS_PATH": "",
+        "BYLINE_INDEX_PATH": str(tmp_path / "index"),
+    }
 
 
 def test_first_ask_builds_the_default_index_and_prints_a_cited_answer(user_env: dict[str, str]) -> None:
@@ -57,7 +61,9 @@ def test_first_ask_builds_the_default_index_and_prints_a_cited_answer(user_env: 
         ({"BYLINE_CHUNK_OVERLAP": "150", "BYLINE_CHUNK_TOKENS": "100"}, "must be smaller than BYLINE_CHUNK_TOKENS"),
     ],
 )
-def test_invalid_settings_fail_at_start_naming_the_setting(user_env: dict[str, str], env: dict[str, str], message: str) -> None:
+def test_invalid_settings_fail_at_start_naming_the_setting(
+    user_env: dict[str, str], env: dict[str, str], message: str
+) -> None:
     result = byline("ask", "What did Baqeri propose?", env={**user_env, **env}, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -73,11 +79,14 @@ def test_bad_input_gets_one_clear_line(user_env: dict[str, str], tmp_path: Path)
 
 
 def test_index_reports_skipped_files_and_keeps_the_rest(user_env: dict[str, str], tmp_path: Path) -> None:
-    corpus = write_corpus(tmp_path / "corpus", {
-        "good.md": "---\ntitle: Bridge reopens\noutlet: City Paper\ndate: 2023-11-02\n---\n\nThe bridge reopened on Thursday after repairs.\n",
-        "broken.json": "{not json",
-        "latin1.txt": "Caf\xe9 owners protest new rules.".encode("latin-1"),
-    })
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            "good.md": "---\ntitle: Bridge reopens\noutlet: City Paper\ndate: 2023-11-02\n---\n\nThe bridge reopened on Thursday after repairs.\n",
+            "broken.json": "{not json",
+            "latin1.txt": "Caf\xe9 owners protest new rules.".encode("latin-1"),
+        },
+    )
     result = byline("index", "--corpus", str(corpus), env=user_env)
     assert result.returncode == 0, result.stderr
     assert "broken.json" in result.stderr and "latin1.txt" in result.stderr and "UTF-8" in result.stderr
@@ -87,29 +96,81 @@ def test_index_reports_skipped_files_and_keeps_the_rest(user_env: dict[str, str]
 def test_eval_writes_one_record_per_question_and_prints_metrics(user_env: dict[str, str], tmp_path: Path) -> None:
     articles = tmp_path / "articles.jsonl"
     rows = [
-        {"id": "a-1", "title": "Bridge reopens", "source": "City Paper", "url": "https://example.org/1",
-         "published_at": "2023-11-02T10:00:00+00:00", "body": "The bridge reopened on Thursday after two years of repairs.\n\nTraffic returned to normal by the evening.", "author": "", "category": "local"},
-        {"id": "a-2", "title": "Storm closes schools", "source": "Weather Desk", "url": "https://example.org/2",
-         "published_at": "2023-11-05T08:00:00+00:00", "body": "A winter storm closed every school in the county on Monday.\n\nForecasters expect more snow on Wednesday.", "author": "", "category": "weather"},
+        {
+            "id": "a-1",
+            "title": "Bridge reopens",
+            "source": "City Paper",
+            "url": "https://example.org/1",
+            "published_at": "2023-11-02T10:00:00+00:00",
+            "body": "The bridge reopened on Thursday after two years of repairs.\n\nTraffic returned to normal by the evening.",
+            "author": "",
+            "category": "local",
+        },
+        {
+            "id": "a-2",
+            "title": "Storm closes schools",
+            "source": "Weather Desk",
+            "url": "https://example.org/2",
+            "published_at": "2023-11-05T08:00:00+00:00",
+            "body": "A winter storm closed every school in the county on Monday.\n\nForecasters expect more snow on Wednesday.",
+            "author": "",
+            "category": "weather",
+        },
     ]
     articles.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     questions = tmp_path / "questions.jsonl"
-    questions.write_text("\n".join(json.dumps(q) for q in [
-        {"id": "q1", "question": "When did the bridge reopen according to City Paper?", "extra": 1,
-         "evidence": [{"article_id": "a-1", "excerpt": "The bridge reopened on Thursday after two years of repairs."}], "question_type": "inference_query"},
-        {"id": "q2", "question": "What closed the schools?"},
-        {"id": "q3", "question": "Who won the chess olympiad?", "evidence": [], "question_type": "null_query"},
-    ]) + "\n", encoding="utf-8")
+    questions.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {
+                    "id": "q1",
+                    "question": "When did the bridge reopen according to City Paper?",
+                    "extra": 1,
+                    "evidence": [
+                        {"article_id": "a-1", "excerpt": "The bridge reopened on Thursday after two years of repairs."}
+                    ],
+                    "question_type": "inference_query",
+                },
+                {"id": "q2", "question": "What closed the schools?"},
+                {"id": "q3", "question": "Who won the chess olympiad?", "evidence": [], "question_type": "null_query"},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     output = tmp_path / "out" / "results.jsonl"
-    result = byline("eval", "--articles", str(articles), "--questions", str(questions), "--output", str(output),
-                    "--index", str(tmp_path / "eval-index"), env=user_env)
+    result = byline(
+        "eval",
+        "--articles",
+        str(articles),
+        "--questions",
+        str(questions),
+        "--output",
+        str(output),
+        "--index",
+        str(tmp_path / "eval-index"),
+        env=user_env,
+    )
     assert result.returncode == 0, result.stderr
     assert "Hits@10 1.000" in result.stdout and "MRR@10 1.000" in result.stdout
     records = [json.loads(line) for line in output.read_text().splitlines()]
     assert [r["id"] for r in records] == ["q1", "q2", "q3"]
     first = records[0]
-    assert first["passages"][0]["article_id"] == "a-1" and first["passages"][0]["text"].startswith("The bridge reopened")
+    assert first["passages"][0]["article_id"] == "a-1" and first["passages"][0]["text"].startswith(
+        "The bridge reopened"
+    )
     assert first["answer"]["citations"][0]["article_id"] == "a-1"
-    again = byline("eval", "--articles", str(articles), "--questions", str(questions), "--output", str(output),
-                   "--index", str(tmp_path / "eval-index"), env=user_env)
+    again = byline(
+        "eval",
+        "--articles",
+        str(articles),
+        "--questions",
+        str(questions),
+        "--output",
+        str(output),
+        "--index",
+        str(tmp_path / "eval-index"),
+        env=user_env,
+    )
     assert "0 chunks embedded" in again.stdout, "the index built from the same articles is reused"

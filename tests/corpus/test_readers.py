@@ -232,8 +232,11 @@ def test_caption_without_placeholder_is_recognised_by_its_credit(tmp_path: Path)
         ("By Nigar Bayramli December 6, 2023", "Nigar Bayramli", datetime(2023, 12, 6, tzinfo=UTC)),
         ("By Madonna Dec. 6, 2023", "Madonna", datetime(2023, 12, 6, tzinfo=UTC)),
         ("By Mary Ann de la Cruz 6 December 2023", "Mary Ann de la Cruz", datetime(2023, 12, 6, tzinfo=UTC)),
-        ("By Abdul Amir al-Shemari and Sean O'Brien March 19, 2023",
-         "Abdul Amir al-Shemari and Sean O'Brien", datetime(2023, 3, 19, tzinfo=UTC)),
+        (
+            "By Abdul Amir al-Shemari and Sean O'Brien March 19, 2023",
+            "Abdul Amir al-Shemari and Sean O'Brien",
+            datetime(2023, 3, 19, tzinfo=UTC),
+        ),
         ("By IranWire Staff", "IranWire Staff", None),
     ],
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from corpus.models import Article
+from corpus.readers.scraped import parse_scraped
 from embeddings.chunking import Chunker, ChunkerSettings, sentence_spans
 from embeddings.encoder import Encoder
 from tests.conftest import seed_text
-from corpus.readers.scraped import parse_scraped
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,10 @@ def seed_article() -> Article:
 
 
 def long_article() -> Article:
-    sentences = [f"Sentence number {i} reports that the council met on day {i} to discuss budget item {i * 7}." for i in range(120)]
+    sentences = [
+        f"Sentence number {i} reports that the council met on day {i} to discuss budget item {i * 7}."
+        for i in range(120)
+    ]
     paragraphs = [" ".join(sentences[i : i + 6]) for i in range(0, 120, 6)]
     return Article(id="long", paragraphs=paragraphs)
 

@@ -25,7 +25,7 @@ from embeddings.store import (
     current_generation,
     open_index,
 )
-from tests.conftest import EXTRA_ARTICLES, front_matter_article, write_corpus
+from tests.conftest import front_matter_article, write_corpus
 
 SETTINGS = ChunkerSettings(max_tokens=128, overlap_tokens=24)
 
@@ -43,13 +43,26 @@ def test_incremental_reindex_embeds_only_what_changed(encoder: Encoder, news_cor
     assert second.chunks_embedded == 0 and second.unchanged == 4 and second.generation == first.generation
 
     (news_corpus / "chip-earnings.md").write_text(
-        front_matter_article("Nvidia revenue triples on AI demand", "Market Daily", "2023-11-21",
-                             ["Nvidia reported quarterly revenue of $18.1 billion, up from $5.9 billion."]),
+        front_matter_article(
+            "Nvidia revenue triples on AI demand",
+            "Market Daily",
+            "2023-11-21",
+            ["Nvidia reported quarterly revenue of $18.1 billion, up from $5.9 billion."],
+        ),
         encoding="utf-8",
     )
     (news_corpus / "rugby-final.md").unlink()
-    write_corpus(news_corpus, {"new.md": front_matter_article("Port strike ends", "Harbour News", "2023-12-01",
-                                                               ["Dock workers voted to end a ten-day strike at the port."])})
+    write_corpus(
+        news_corpus,
+        {
+            "new.md": front_matter_article(
+                "Port strike ends",
+                "Harbour News",
+                "2023-12-01",
+                ["Dock workers voted to end a ten-day strike at the port."],
+            )
+        },
+    )
     third = build(encoder, news_corpus, index)
     assert third.added == ["new"]
     assert third.changed == ["chip-earnings"]
@@ -78,7 +91,9 @@ def test_missing_index_says_to_build_it(encoder: Encoder, tmp_path: Path) -> Non
         open_index(tmp_path / "nothing", encoder.model_name, SETTINGS)
 
 
-def test_index_built_with_another_model_or_chunking_is_refused(encoder: Encoder, news_corpus: Path, tmp_path: Path) -> None:
+def test_index_built_with_another_model_or_chunking_is_refused(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
     index = tmp_path / "index"
     build(encoder, news_corpus, index)
     with pytest.raises(IndexMismatchError, match="ask for 'sentence-transformers/other'.*Run `byline index`"):
@@ -93,7 +108,9 @@ def test_index_built_with_another_model_or_chunking_is_refused(encoder: Encoder,
 
 
 @pytest.mark.parametrize("damage", ["faiss", "sqlite", "manifest", "pointer", "vector-count"])
-def test_corrupt_index_is_reported_and_rebuilt(encoder: Encoder, news_corpus: Path, tmp_path: Path, damage: str) -> None:
+def test_corrupt_index_is_reported_and_rebuilt(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path, damage: str
+) -> None:
     index = tmp_path / "index"
     build(encoder, news_corpus, index)
     generation = current_generation(index)
@@ -116,13 +133,24 @@ def test_corrupt_index_is_reported_and_rebuilt(encoder: Encoder, news_corpus: Pa
     assert open_index(index, encoder.model_name, SETTINGS).dense.ntotal == report.chunks
 
 
-def test_a_build_that_fails_halfway_leaves_the_old_index_serving(encoder: Encoder, news_corpus: Path, tmp_path: Path) -> None:
+def test_a_build_that_fails_halfway_leaves_the_old_index_serving(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
     index = tmp_path / "index"
     build(encoder, news_corpus, index)
     served = current_generation(index)
-    write_corpus(news_corpus, {f"extra-{i}.md": front_matter_article(
-        f"Council vote {i}", "City Paper", "2023-11-0" + str(i % 9 + 1),
-        [f"The council voted {i} times on the budget. " * 30 + f"Item {i} passed." for _ in range(3)]) for i in range(8)})
+    write_corpus(
+        news_corpus,
+        {
+            f"extra-{i}.md": front_matter_article(
+                f"Council vote {i}",
+                "City Paper",
+                "2023-11-0" + str(i % 9 + 1),
+                [f"The council voted {i} times on the budget. " * 30 + f"Item {i} passed." for _ in range(3)],
+            )
+            for i in range(8)
+        },
+    )
 
     def crash(progress) -> None:
         if progress.chunks_done > 0 and progress.chunks_done < progress.chunks_total:
@@ -139,14 +167,28 @@ def test_a_build_that_fails_halfway_leaves_the_old_index_serving(encoder: Encode
 
 def test_killed_index_process_leaves_the_old_index_intact(encoder: Encoder, news_corpus: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    env = {**os.environ, "BYLINE_INDEX_PATH": str(index), "BYLINE_CORPUS_PATH": str(news_corpus),
-           "BYLINE_CHUNK_TOKENS": str(SETTINGS.max_tokens), "BYLINE_CHUNK_OVERLAP": str(SETTINGS.overlap_tokens)}
+    env = {
+        **os.environ,
+        "BYLINE_INDEX_PATH": str(index),
+        "BYLINE_CORPUS_PATH": str(news_corpus),
+        "BYLINE_CHUNK_TOKENS": str(SETTINGS.max_tokens),
+        "BYLINE_CHUNK_OVERLAP": str(SETTINGS.overlap_tokens),
+    }
     command = [sys.executable, "-m", "bot.cli", "index"]
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
     served = current_generation(index)
-    write_corpus(news_corpus, {f"long-{i}.md": front_matter_article(
-        f"Long report {i}", "City Paper", "2023-11-15",
-        [f"Paragraph {j} of report {i} describes the flood defences in district {j}. " * 8 for j in range(12)]) for i in range(6)})
+    write_corpus(
+        news_corpus,
+        {
+            f"long-{i}.md": front_matter_article(
+                f"Long report {i}",
+                "City Paper",
+                "2023-11-15",
+                [f"Paragraph {j} of report {i} describes the flood defences in district {j}. " * 8 for j in range(12)],
+            )
+            for i in range(6)
+        },
+    )
 
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cache = index / "embedding-cache.sqlite"

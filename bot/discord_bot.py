@@ -1,0 +1,93 @@
+"""The Discord bot: a small commands.Bot whose setup_hook loads the cogs and syncs slash commands.
+
+Slow work (encoding, searching, indexing) never runs on the event loop: questions go to a small
+thread pool, a reindex to a pool of its own, so a reindex neither blocks answers nor heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import discord
+from discord.ext import commands, tasks
+
+from bot.service import Byline
+from bot.settings import DiscordSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin")
+HEARTBEAT_FILE_SECONDS = 20
+
+
+class BylineBot(commands.Bot):
+    def __init__(self, service: Byline, settings: DiscordSettings, **options) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = settings.message_content
+        options.setdefault("guild_ready_timeout", 1.0)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            **options,
+        )
+        self.service = service
+        self.settings = settings
+        self._question_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="byline-ask")
+        self._index_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="byline-index")
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+        self.touch_heartbeat_file.start()
+
+    async def sync_commands(self) -> None:
+        """Sync to the development guild when one is set (instant), otherwise globally (up to an hour)."""
+        if self.settings.guild_id:
+            guild = discord.Object(id=self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to guild %s", len(synced), self.settings.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("Synced %d commands globally", len(synced))
+
+    async def in_question_thread(self, function: Callable[..., T], *args, **kwargs) -> T:
+        """Run a search or answer off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._question_pool, lambda: function(*args, **kwargs))
+
+    async def in_index_thread(self, function: Callable[..., T], *args, **kwargs) -> T:
+        """Run an index build off the event loop, beside (not in front of) questions."""
+        return await asyncio.get_running_loop().run_in_executor(self._index_pool, lambda: function(*args, **kwargs))
+
+    @tasks.loop(seconds=HEARTBEAT_FILE_SECONDS)
+    async def touch_heartbeat_file(self) -> None:
+        """Refresh the file `byline healthcheck` reads, while connected."""
+        if self.is_ready() and not self.is_closed():
+            path = self.settings.heartbeat_file
+            await asyncio.to_thread(_write_heartbeat, path)
+
+    async def close(self) -> None:
+        self.touch_heartbeat_file.cancel()
+        admin = self.get_cog("Admin")
+        if admin is not None:
+            admin.cancel_reindex()
+        await super().close()
+        self._question_pool.shutdown(wait=False, cancel_futures=True)
+        self._index_pool.shutdown(wait=True, cancel_futures=True)
+
+    async def on_ready(self) -> None:
+        log.info("Connected as %s to %d servers", self.user, len(self.guilds))
+
+
+def _write_heartbeat(path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{time.time():.0f}\n", encoding="utf-8")

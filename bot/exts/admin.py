@@ -1,0 +1,162 @@
+"""Admin: /reindex (admins only, checked here on the server side), /status and /sources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_bot import BylineBot
+from bot.exts.errors import tell
+from bot.exts.views import PagedView
+from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
+from bot.service import ReindexOutcome
+from embeddings.indexer import BuildProgress
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EDIT_SECONDS = 1.5
+SOURCES_PAGE_SIZE = 10
+NOT_ADMIN = "Only admins can reindex: you need the Manage Server permission or one of the admin roles."
+
+
+class ReindexCancelled(Exception):
+    """The bot is shutting down; the build stops at its next batch and the old index stays."""
+
+
+class Admin(commands.Cog):
+    def __init__(self, bot: BylineBot) -> None:
+        self.bot = bot
+        self._running: str | None = None  # who started the reindex that is running
+        self._progress: BuildProgress | None = None
+        self._cancel = threading.Event()
+
+    def is_admin(self, user: discord.abc.User) -> bool:
+        """Manage Server, or a configured admin role; decided here, whatever the client showed."""
+        if not isinstance(user, discord.Member):
+            return False
+        if user.guild_permissions.manage_guild:
+            return True
+        return any(role.id in self.bot.settings.admin_role_ids for role in user.roles)
+
+    def cancel_reindex(self) -> None:
+        self._cancel.set()
+
+    @app_commands.command(name="reindex", description="Rebuild the index from the corpus (admins only).")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        if not self.is_admin(interaction.user):
+            await tell(interaction, NOT_ADMIN)
+            return
+        if self._running is not None:
+            await tell(interaction, f"A reindex started by {self._running} is still running; wait for it to finish.")
+            return
+        self._running, self._progress = interaction.user.display_name, None
+        try:
+            await interaction.response.defer(thinking=True)
+            message = await interaction.followup.send("Reindexing: reading the corpus…", wait=True)
+            outcome = await self._run_with_progress(message)
+            await message.edit(content=None, embed=_report_embed(outcome))
+        finally:
+            self._running = None
+
+    async def _run_with_progress(self, message: discord.WebhookMessage) -> ReindexOutcome:
+        build = asyncio.ensure_future(self.bot.in_index_thread(self.bot.service.reindex, self._record_progress))
+        shown: BuildProgress | None = None
+        while not build.done():
+            await asyncio.wait({build}, timeout=PROGRESS_EDIT_SECONDS)
+            progress = self._progress
+            if progress is not None and progress != shown and not build.done():
+                shown = progress
+                await message.edit(content=_progress_line(progress))
+        return build.result()
+
+    def _record_progress(self, progress: BuildProgress) -> None:
+        """Called from the index thread; the event loop reads the latest value."""
+        if self._cancel.is_set():
+            raise ReindexCancelled("the bot is shutting down")
+        self._progress = progress
+
+    @app_commands.command(name="status", description="What is indexed, and whether a reindex is running.")
+    async def status(self, interaction: discord.Interaction) -> None:
+        status = await self.bot.in_question_thread(self.bot.service.status)
+        embed = discord.Embed(title="Byline status", colour=ACCENT)
+        embed.add_field(name="Articles", value=f"{status.articles:,}")
+        embed.add_field(name="Chunks", value=f"{status.chunks:,}")
+        embed.add_field(name="Outlets", value=f"{status.outlets:,}")
+        embed.add_field(name="Model", value=shorten(safe(status.model), 1024), inline=False)
+        embed.add_field(name="Index built", value=status.built_at, inline=False)
+        running = f"Yes, started by {safe(self._running)}" if self._running else "No"
+        embed.add_field(name="Reindex running", value=running, inline=False)
+        await interaction.response.send_message(embed=embed)
+
+    @app_commands.command(name="sources", description="The indexed articles, newest first.")
+    async def sources(self, interaction: discord.Interaction) -> None:
+        articles = await self.bot.in_question_thread(self.bot.service.sources)
+        pages = max(1, math.ceil(len(articles) / SOURCES_PAGE_SIZE))
+
+        def render(page: int) -> discord.Embed:
+            shown = articles[page * SOURCES_PAGE_SIZE : (page + 1) * SOURCES_PAGE_SIZE]
+            lines = [_source_line(a) for a in shown]
+            embed = discord.Embed(
+                title=f"Indexed articles ({len(articles):,})",
+                colour=ACCENT,
+                description=shorten("\n".join(lines) or "No articles.", DESCRIPTION_LIMIT),
+            )
+            embed.set_footer(text=f"Page {page + 1} of {pages}")
+            return embed
+
+        view = PagedView(render, pages, interaction.user.id) if pages > 1 else discord.utils.MISSING
+        await interaction.response.send_message(embed=render(0), view=view)
+
+
+def _source_line(article) -> str:
+    title = shorten(safe(article.title or article.id), 150)
+    headline = f"[{title}](<{article.url}>)" if article.url.startswith(("https://", "http://")) else title
+    outlet = safe(article.outlet) if article.outlet else "Unknown outlet"
+    return f"`{article.date_label or 'undated'}` {headline} — {outlet}"
+
+
+def _progress_line(progress: BuildProgress) -> str:
+    return (
+        f"Reindexing: {progress.articles_done:,}/{progress.articles_total:,} articles, "
+        f"{progress.chunks_done:,}/{progress.chunks_total:,} chunks "
+        f"({progress.chunks_per_second:.1f} chunks/s, {progress.articles_per_second:.1f} articles/s)"
+    )
+
+
+def _report_embed(outcome: ReindexOutcome) -> discord.Embed:
+    report = outcome.report
+    embed = discord.Embed(
+        title="Reindex finished",
+        colour=ACCENT,
+        description=f"{report.articles:,} articles, {report.chunks:,} chunks, in {report.seconds:.1f} s.",
+    )
+    for label, ids in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+        embed.add_field(name=f"{label} ({len(ids)})", value=_id_list(ids), inline=False)
+    embed.add_field(name="Unchanged", value=f"{report.unchanged:,}", inline=True)
+    embed.add_field(name="Chunks embedded", value=f"{report.chunks_embedded:,}", inline=True)
+    if outcome.skipped:
+        embed.add_field(
+            name=f"Skipped files ({len(outcome.skipped)})",
+            value=_id_list([str(s) for s in outcome.skipped]),
+            inline=False,
+        )
+    return embed
+
+
+def _id_list(items: list[str]) -> str:
+    if not items:
+        return "none"
+    text = ", ".join(safe(i) for i in items[:20]) + (f" and {len(items) - 20} more" if len(items) > 20 else "")
+    return shorten(text, 1024)
+
+
+async def setup(bot: BylineBot) -> None:
+    await bot.add_cog(Admin(bot))
