@@ -145,13 +145,19 @@ SECTIONS: tuple[type[BaseSettings], ...] = (IndexSettings, AnswerSettings, Disco
 
 def env_example() -> str:
     """The text of .env.example: every setting, its description and its default, from the classes above."""
-    lines = ["# Byline settings. Copy to .env and fill in BYLINE_DISCORD_TOKEN; everything else is optional.", ""]
+    lines = [
+        "# Byline settings. Copy to .env and fill in BYLINE_DISCORD_TOKEN. The others are optional and shown",
+        "# commented out with their defaults: uncomment a line to change it. (In Docker, leave",
+        "# BYLINE_CORPUS_PATH and BYLINE_INDEX_PATH out: the image points them into the /data volume.)",
+        "",
+    ]
     for section in SECTIONS:
         lines.append(f"# --- {section.__doc__.strip()}")
         prefix = section.model_config["env_prefix"]
         for name, field in section.model_fields.items():
             lines.append(f"# {field.description}")
-            lines.append(f"{prefix}{name.upper()}={_example_value(field)}")
+            required = field.is_required() or name == "token"
+            lines.append(f"{'' if required else '# '}{prefix}{name.upper()}={_example_value(field)}")
         lines.append("")
     return "\n".join(lines)
 

@@ -39,8 +39,12 @@ class SearchConfig:
     outlet_boost: float = 0.2
     day_boost: float = 0.2
     per_outlet_interleave: bool = True
+    per_day_interleave: bool = True
+    interleave_depth: int = 4
     max_per_article: int = 0
     header_in_lexical: bool = True
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class HybridSearcher:
             for chunk, article in zip(chunks, articles)
         ]
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=self.config.bm25_k1, b=self.config.bm25_b)
         retriever.index(tokens, show_progress=False)
         return retriever
 
@@ -171,21 +175,36 @@ class HybridSearcher:
     def _rank(self, scored: _Scored, hints: QueryHints) -> np.ndarray:
         order = np.argsort(-scored.fused, kind="stable")
         order = order[np.isfinite(scored.fused[order])]
-        if self.config.per_outlet_interleave and len(hints.outlets) > 1:
-            order = self._interleave_outlets(order, hints.outlets)
+        facets = self._facets(order, hints)
+        if len(facets) > 1:
+            order = self._interleave(order, facets)
         if self.config.max_per_article:
             order = self._diversify(order)
         return order
 
-    def _interleave_outlets(self, order: np.ndarray, outlets: list[str]) -> np.ndarray:
-        """Round-robin the best passages of each named outlet first, so every source of a comparison shows."""
-        queues = [list(order[self._row_outlet[order] == outlet]) for outlet in outlets]
+    def _facets(self, order: np.ndarray, hints: QueryHints) -> list[np.ndarray]:
+        """The groups a comparison question asks about: the days it names, else the outlets it names."""
+        config = self.config
+        if config.per_day_interleave and len(hints.days) > 1:
+            days = order_days = self._row_day[order]
+            return [order[np.abs(order_days - _day_number_of_date(day)) <= 1] for day in hints.days if len(days)]
+        if config.per_outlet_interleave and len(hints.outlets) > 1:
+            return [order[self._row_outlet[order] == outlet] for outlet in hints.outlets]
+        return []
+
+    def _interleave(self, order: np.ndarray, facets: list[np.ndarray]) -> np.ndarray:
+        """Round-robin the best passages of each facet first, so every source of a comparison shows."""
+        queues = [list(facet) for facet in facets]
         head: list[int] = []
-        while any(queues) and len(head) < 4 * len(outlets):
+        taken: set[int] = set()
+        while any(queues) and len(head) < self.config.interleave_depth * len(queues):
             for queue in queues:
+                while queue and queue[0] in taken:
+                    queue.pop(0)
                 if queue:
-                    head.append(queue.pop(0))
-        taken = set(head)
+                    row = queue.pop(0)
+                    head.append(row)
+                    taken.add(row)
         return np.array(head + [row for row in order if row not in taken], dtype=np.int64)
 
     def _diversify(self, order: np.ndarray) -> np.ndarray:
