@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import bm25s
 import numpy as np
+import Stemmer
 
 from bot.answer_model import Answer, Citation, Passage
 from embeddings.chunking import sentence_spans
@@ -17,12 +19,14 @@ EXCERPT_JOINER = " … "
 
 @dataclass(frozen=True)
 class ComposerConfig:
-    sentences: int = 3
+    sentences: int = 4
     min_relevance: float = 0.30
     passages_read: int = 3
     max_per_article: int = 3
     rank_decay: float = 0.01
     anchor_weight: float = 0.5
+    lexical_weight: float = 0.3
+    supporting_relevance: float = 0.75  # sentences after the first need this share of min_relevance
     duplicate_similarity: float = 0.92
 
 
@@ -57,11 +61,13 @@ class AnswerComposer:
     def __init__(self, encoder: Encoder, config: ComposerConfig | None = None) -> None:
         self.encoder = encoder
         self.config = config or ComposerConfig()
+        self._stemmer = Stemmer.Stemmer("english")
 
-    def compose(self, question: str, results: list[SearchResult]) -> Answer:
+    def compose(self, question: str, results: list[SearchResult], context: str | None = None) -> Answer:
+        """Answer `question` from `results`; `context` is the conversation's earlier question, if any."""
         passages = [to_passage(r) for r in results]
         candidates = self._candidates(results[: self.config.passages_read])
-        chosen = self._choose(question, candidates)
+        chosen = self._choose(question, context, candidates)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
         text, citations = _cite(chosen)
@@ -83,19 +89,29 @@ class AnswerComposer:
                 )
         return candidates
 
-    def _choose(self, question: str, candidates: list[_Candidate]) -> list[tuple[_Candidate, float]]:
-        """The best sentences: close to the question and to the best one (the answer's anchor), no repeats."""
+    def _choose(
+        self, question: str, context: str | None, candidates: list[_Candidate]
+    ) -> list[tuple[_Candidate, float]]:
+        """The best sentences: close in meaning to the question (with its context), sharing its words,
+        and close to the best sentence (the answer's anchor); no repeats."""
         if not candidates:
             return []
         config = self.config
-        vectors = self.encoder.encode([question] + [c.text for c in candidates])
+        query = f"{context}\n{question}" if context else question
+        vectors = self.encoder.encode([query] + [c.text for c in candidates])
         sentences = vectors[1:]
         similarity = sentences @ vectors[0]
-        anchor = int(np.argmax(similarity))
+        overlap = self._word_overlap(question, [c.text for c in candidates])
+        anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
         if similarity[anchor] < config.min_relevance:
             return []
         ranks = np.array([c.passage_rank for c in candidates])
-        scores = similarity + config.anchor_weight * (sentences @ sentences[anchor]) - config.rank_decay * ranks
+        scores = (
+            similarity
+            + config.lexical_weight * overlap
+            + config.anchor_weight * (sentences @ sentences[anchor])
+            - config.rank_decay * ranks
+        )
         chosen: list[int] = []
         per_article: dict[str, int] = {}
         for index in np.argsort(-scores, kind="stable"):
@@ -112,6 +128,20 @@ class AnswerComposer:
             if len(chosen) == config.sentences:
                 break
         return [(candidates[i], float(similarity[i])) for i in chosen]
+
+    def _word_overlap(self, question: str, sentences: list[str]) -> np.ndarray:
+        """Share of the question's content words (stemmed) each sentence contains, each word weighted by
+        how rare it is among the candidate sentences, so the word that sets the question apart counts most."""
+        tokens = bm25s.tokenize(
+            [question, *sentences], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        asked = set(tokens[0])
+        bags = [set(words) for words in tokens[1:]]
+        if not asked or not bags:
+            return np.zeros(len(sentences))
+        weight = {word: np.log(1 + len(bags) / (1 + sum(word in bag for bag in bags))) for word in asked}
+        total = sum(weight.values())
+        return np.array([sum(weight[w] for w in asked & bag) / total for bag in bags])
 
 
 def _cite(chosen: list[tuple[_Candidate, float]]) -> tuple[str, list[Citation]]:

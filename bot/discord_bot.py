@@ -75,6 +75,13 @@ class BylineBot(commands.Bot):
             path = self.settings.heartbeat_file
             await asyncio.to_thread(_write_heartbeat, path)
 
+    @touch_heartbeat_file.before_loop
+    async def _wait_until_connected(self) -> None:
+        await self.wait_until_ready()
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: messages are handled by the Questions cog's listener only."""
+
     async def close(self) -> None:
         self.touch_heartbeat_file.cancel()
         admin = self.get_cog("Admin")

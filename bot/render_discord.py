@@ -28,7 +28,7 @@ EXCERPT_CHARS = 300
 SOURCES_PER_PAGE = 5
 ELLIPSIS = "…"
 ACCENT = discord.Colour.from_rgb(46, 94, 170)
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -43,7 +43,7 @@ def shorten(text: str, limit: int) -> str:
     else:
         space = text.rfind(" ", 0, room + 1)
         cut = space if space > room // 2 else room
-    return _drop_dangling_escape(text[:cut].rstrip()) + " " + ELLIPSIS
+    return _drop_dangling_escape(text[:cut].rstrip().removesuffix(ELLIPSIS).rstrip()) + " " + ELLIPSIS
 
 
 def _drop_dangling_escape(text: str) -> str:

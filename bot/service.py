@@ -114,8 +114,7 @@ class Byline:
         filters = self._filters(searcher, outlet, since, until)
         query = f"{context}\n{question}" if context else question
         results = searcher.search(query, k=self.answer_settings.top_k, filters=filters)
-        answer = self.composer.compose(query, results)
-        return answer.model_copy(update={"question": question})
+        return self.composer.compose(question, results, context=context)
 
     def clean_question(self, question: str) -> str:
         question = _DISCORD_MENTION.sub(" ", question or "")

@@ -36,11 +36,16 @@ class Admin(commands.Cog):
         self._progress: BuildProgress | None = None
         self._cancel = threading.Event()
 
-    def is_admin(self, user: discord.abc.User) -> bool:
-        """Manage Server, or a configured admin role; decided here, whatever the client showed."""
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        """Manage Server (as Discord resolved it for this interaction) or a configured admin role.
+
+        Decided here, on every call: `default_permissions` only hides the command, and server owners
+        can change who sees it.
+        """
+        user = interaction.user
         if not isinstance(user, discord.Member):
             return False
-        if user.guild_permissions.manage_guild:
+        if interaction.permissions.manage_guild:
             return True
         return any(role.id in self.bot.settings.admin_role_ids for role in user.roles)
 
@@ -51,7 +56,7 @@ class Admin(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
-        if not self.is_admin(interaction.user):
+        if not self.is_admin(interaction):
             await tell(interaction, NOT_ADMIN)
             return
         if self._running is not None:

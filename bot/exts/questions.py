@@ -70,7 +70,7 @@ class Questions(commands.Cog):
         answer = await self.bot.in_question_thread(
             self.bot.service.ask, question, outlet=outlet, since=since_day, until=until_day
         )
-        await interaction.followup.send(embed=answer_embed(answer), view=AnswerView(answer))
+        await interaction.followup.send(embed=answer_embed(answer), view=AnswerView(answer), wait=True)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -92,8 +92,11 @@ def test_questions_in_other_scripts_and_markdown_are_answered_or_refused(news_by
 
 
 def test_follow_up_uses_the_earlier_question_as_context(news_byline: Byline) -> None:
-    answer = news_byline.ask("and what did the company warn?", context="Nvidia quarterly revenue")
+    question = "and what did they warn about?"
+    assert news_byline.ask(question).refused
+    answer = news_byline.ask(question, context="What was Nvidia's quarterly revenue?")
     assert answer.citations[0].article_id == "chip-earnings"
+    assert answer.question == question
 
 
 def test_asking_before_any_index_exists_says_how_to_build_it(

@@ -1,0 +1,416 @@
+"""The real Byline bot (discord.py) over real sockets against the Discord-protocol server in tests/."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.discord_bot import BylineBot
+from bot.exts.admin import NOT_ADMIN
+from bot.service import Byline
+from bot.settings import DiscordSettings
+from embeddings.encoder import Encoder
+from embeddings.store import current_generation
+from tests.conftest import front_matter_article, make_byline, news_files, write_corpus
+from tests.discord_server import MODERATOR_ROLE_ID, DiscordTestServer, running_bot
+
+SEED_TITLE = "Iran, Iraq Discuss Border Security, Military Cooperation"
+EPHEMERAL = 1 << 6
+
+
+def make_bot(service: Byline, server: DiscordTestServer, tmp_path: Path, **settings: Any) -> BylineBot:
+    discord_settings = DiscordSettings(
+        guild_id=server.config.guild_id,
+        heartbeat_file=tmp_path / "heartbeat",
+        **{"cooldown_questions": 20, **settings},
+    )
+    return BylineBot(service, discord_settings, guild_ready_timeout=0.05)
+
+
+async def ask(server: DiscordTestServer, question: str, user: str = "reader", **options: Any):
+    """Send /ask and return (interaction, its first callback, its first follow-up)."""
+    interaction = await server.send_interaction("ask", {"question": question, **options}, user=user)
+    callback = await server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
+    follow_up = await server.wait_for_request("POST", rf"/webhooks/\d+/{interaction.token}$", timeout=60)
+    await settle()
+    return interaction, callback, follow_up
+
+
+async def settle() -> None:
+    """The server has answered the bot; give the client a moment to read the reply (and register its buttons)."""
+    await asyncio.sleep(0.3)
+
+
+def embed_text(body: dict) -> str:
+    parts = []
+    for embed in body.get("embeds") or []:
+        parts += [embed.get("title", ""), embed.get("description", "")]
+        parts += [f"{f['name']} {f['value']}" for f in embed.get("fields", [])]
+    return "\n".join(parts)
+
+
+def test_ask_defers_then_answers_with_the_cited_seed_article(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server):
+            _, callback, follow_up = await ask(discord_server, "What did Baqeri propose?")
+            assert callback.json["type"] == 5, "deferred at once"
+            text = embed_text(follow_up.json)
+            assert "proposed joint drills with Iraq" in text and "[1]" in text
+            assert SEED_TITLE in text and "2023-12-06" in text
+            assert follow_up.json["allowed_mentions"]["parse"] == []
+            # "More sources" shows the next passages, privately.
+            message_id = int(follow_up.response["id"])
+            click = await discord_server.click_button(message_id, label="More sources")
+            more = await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
+            assert more.json["type"] == 4 and more.json["data"]["flags"] & EPHEMERAL
+            assert "More sources" in embed_text(more.json["data"])
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=90)
+
+
+def test_mention_answers_in_a_thread_and_follow_ups_use_its_context(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            channel = discord_server.channel_id("general")
+            bot_mention = f"<@{bot.user.id}>"
+            question = await discord_server.send_message_create(
+                channel, "reader", f"{bot_mention} What was Nvidia's quarterly revenue?"
+            )
+            created = await discord_server.wait_for_request(
+                "POST", rf"/channels/{channel}/messages/{question['id']}/threads"
+            )
+            thread_id = int(created.response["id"])
+            assert created.json["name"] == "What was Nvidia's quarterly revenue?"
+            answer = await discord_server.wait_for_request("POST", rf"/channels/{thread_id}/messages", timeout=60)
+            assert "18.1 billion" in embed_text(answer.json)
+
+            mark = discord_server.mark()
+            await discord_server.send_message_create(
+                thread_id, "reader", f"{bot_mention} and what did they warn about?"
+            )
+            follow_up = await discord_server.wait_for_request(
+                "POST", rf"/channels/{thread_id}/messages", timeout=60, after=mark
+            )
+            # Alone, "and what did they warn about?" finds nothing; with the thread's question it does.
+            text = embed_text(follow_up.json)
+            assert "Nvidia revenue triples" in text and "[1]" in text
+
+            # Without the Message Content intent, a follow-up without a mention is not answered.
+            mark = discord_server.mark()
+            await discord_server.send_message_create(thread_id, "reader", "and in Europe?")
+            await asyncio.sleep(1.0)
+            assert not discord_server.requests_matching("POST", rf"/channels/{thread_id}/messages", after=mark)
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=120)
+
+
+@pytest.fixture
+def reindex_byline(encoder: Encoder, tmp_path: Path) -> Byline:
+    """A Byline with its own index of the news corpus, and a corpus folder the test can change."""
+    byline = make_byline(encoder, write_corpus(tmp_path / "corpus", news_files()), tmp_path / "index")
+    byline.reindex()
+    return byline
+
+
+def add_articles(byline: Byline, count: int) -> None:
+    """New articles, long enough that reindexing them takes several seconds of embedding."""
+    write_corpus(
+        byline.corpus_path,
+        {
+            f"council-{i}.md": front_matter_article(
+                f"Council session {i}",
+                "City Paper",
+                "2023-11-20",
+                [
+                    f"In session {i}, item {j}, councillors debated the harbour budget line {i * 100 + j} at length. "
+                    * 6
+                    for j in range(5)
+                ],
+            )
+            for i in range(count)
+        },
+    )
+
+
+def test_reindex_is_for_admins_only_checked_by_the_bot(
+    reindex_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    served = current_generation(reindex_byline.index_settings.index_path)
+    add_articles(reindex_byline, 1)
+
+    async def scenario() -> None:
+        bot = make_bot(reindex_byline, discord_server, tmp_path, admin_role_ids=[MODERATOR_ROLE_ID])
+        async with running_bot(bot, discord_server):
+            interaction = await discord_server.send_interaction("reindex", user="reader")
+            refused = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
+            assert refused.json["type"] == 4 and refused.json["data"]["flags"] & EPHEMERAL
+            assert refused.json["data"]["content"] == NOT_ADMIN
+            await asyncio.sleep(0.5)
+            assert current_generation(reindex_byline.index_settings.index_path) == served, "no reindex happened"
+
+            # A configured admin role is enough, without Manage Server.
+            interaction = await discord_server.send_interaction("reindex", user="moderator")
+            await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
+            await discord_server.wait_until(
+                lambda: any(
+                    "Reindex finished" in embed_text(r.json or {})
+                    for r in discord_server.requests_matching(
+                        "PATCH", rf"/webhooks/\d+/{interaction.token}/messages/.+"
+                    )
+                ),
+                timeout=120,
+                what="the final reindex report",
+            )
+        assert current_generation(reindex_byline.index_settings.index_path) != served
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=180)
+
+
+def test_reindex_reports_progress_while_questions_and_heartbeats_go_on(
+    reindex_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    add_articles(reindex_byline, 40)
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(reindex_byline, discord_server, tmp_path), discord_server):
+            reindex = await discord_server.send_interaction("reindex", user="owner")
+            deferral = await discord_server.wait_for_request("POST", rf"/interactions/{reindex.id}/.+/callback")
+            assert deferral.json["type"] == 5
+            edits = rf"/webhooks/\d+/{reindex.token}/messages/.+"
+            progress = await discord_server.wait_until(
+                lambda: next(
+                    (
+                        r
+                        for r in discord_server.requests_matching("PATCH", edits)
+                        if "articles" in ((r.json or {}).get("content") or "")
+                    ),
+                    None,
+                ),
+                timeout=60,
+                what="a progress edit",
+            )
+            assert "chunks/s" in progress.json["content"]
+            heartbeats_before = len(discord_server.heartbeats)
+
+            # A question and a second reindex while the first one runs.
+            _, _, answered = await ask(discord_server, "What did Baqeri propose?")
+            second = await discord_server.send_interaction("reindex", user="owner")
+            busy = await discord_server.wait_for_request("POST", rf"/interactions/{second.id}/.+/callback")
+            finished = [
+                r
+                for r in discord_server.requests_matching("PATCH", edits)
+                if "Reindex finished" in embed_text(r.json or {})
+            ]
+            assert not finished, "the question was answered before the reindex ended"
+            assert "proposed joint drills" in embed_text(answered.json)
+            assert busy.json["data"]["flags"] & EPHEMERAL and "still running" in busy.json["data"]["content"]
+
+            report = await discord_server.wait_until(
+                lambda: next(
+                    (
+                        r
+                        for r in discord_server.requests_matching("PATCH", edits)
+                        if "Reindex finished" in embed_text(r.json or {})
+                    ),
+                    None,
+                ),
+                timeout=180,
+                what="the final report",
+            )
+            text = embed_text(report.json)
+            assert "Added (40)" in text and "Changed (0)" in text and "Removed (0)" in text
+            during = discord_server.heartbeats[heartbeats_before - 1 :]
+            gaps = [b - a for (c1, a), (c2, b) in zip(during, during[1:]) if c1 == c2]
+            interval = discord_server.config.heartbeat_interval_ms / 1000
+            assert len(gaps) >= 3 and max(gaps) < 2.5 * interval, f"heartbeat gaps during the reindex: {gaps}"
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=300)
+
+
+def test_nothing_the_bot_posts_can_ping_anyone(
+    encoder: Encoder, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            "pings.md": front_matter_article(
+                "Moderators warn about @everyone spam",
+                "Server News",
+                "2023-11-03",
+                [
+                    "@everyone spam hit the community server on Friday, moderators said, and <@&123> role pings followed.",
+                    "The moderators asked users not to post @here or <@456> mentions in the news channel.",
+                ],
+            )
+        },
+    )
+    byline = make_byline(encoder, corpus, tmp_path / "index")
+    byline.reindex()
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server) as bot:
+            await ask(discord_server, "@everyone what did moderators say about @everyone spam? <@&123>")
+            channel = discord_server.channel_id("general")
+            await discord_server.send_message_create(
+                channel, "reader", f"<@{bot.user.id}> @everyone what happened with the spam?"
+            )
+            thread = await discord_server.wait_for_request("POST", rf"/channels/{channel}/messages/\d+/threads")
+            await discord_server.wait_for_request("POST", rf"/channels/{thread.response['id']}/messages", timeout=60)
+        posted = [
+            r
+            for r in discord_server.requests
+            if r.method in ("POST", "PATCH")
+            and isinstance(r.json, dict)
+            and ("embeds" in r.json or "content" in r.json)
+        ]
+        assert posted
+        for request in posted:
+            allowed = request.json.get("allowed_mentions") or (request.json.get("data") or {}).get("allowed_mentions")
+            assert (
+                allowed is not None
+                and allowed.get("parse") == []
+                and not allowed.get("users")
+                and not allowed.get("roles")
+            ), request.path
+        bot_messages = [
+            m for m in discord_server.messages.values() if m["author"]["id"] == str(discord_server.config.bot_user.id)
+        ]
+        assert bot_messages and all(not m["mentions"] for m in bot_messages), "nobody was pinged"
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=120)
+
+
+def test_very_long_answers_stay_within_discord_limits(
+    encoder: Encoder, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    sentence = "The **harbour** authority's _long_ report on dredging, `silt` and [tides](https://example.org) says the channel is {} metres deep and getting shallower every year near pier {}."
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            f"harbour-{i}.md": front_matter_article(
+                "Harbour dredging report " + "with a very long headline " * 12 + str(i),
+                "Port Gazette " + "Weekly " * 20,
+                "2023-11-10",
+                [" ".join(sentence.format(i * 10 + j, j) for j in range(k, k + 12)) for k in range(0, 48, 12)],
+                url="https://example.org/" + "long/" * 40 + str(i),
+            )
+            for i in range(8)
+        },
+    )
+    byline = make_byline(encoder, corpus, tmp_path / "index", sentences=8, top_k=20)
+    byline.reindex()
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server):
+            _, _, follow_up = await ask(
+                discord_server, "How deep is the harbour channel near the pier? " + "Please explain in detail. " * 30
+            )
+            embed = follow_up.json["embeds"][0]
+            assert len(embed["description"]) <= 4096 and len(embed["title"]) <= 256
+            assert all(len(f["value"]) <= 1024 and len(f["name"]) <= 256 for f in embed["fields"])
+            click = await discord_server.click_button(int(follow_up.response["id"]), label="More sources")
+            await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
+        assert not discord_server.violations, discord_server.violations
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=120)
+
+
+def test_bad_questions_get_an_ephemeral_error_and_cooldowns_apply(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        bot = make_bot(news_byline, discord_server, tmp_path, cooldown_questions=2, cooldown_seconds=60)
+        async with running_bot(bot, discord_server):
+            for question, message in (("   ", "Ask a question"), ("x" * 3000, "keep it under")):
+                interaction = await discord_server.send_interaction("ask", {"question": question})
+                reply = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
+                assert reply.json["data"]["flags"] & EPHEMERAL and message in reply.json["data"]["content"]
+            interaction = await discord_server.send_interaction(
+                "ask", {"question": "What happened?", "since": "last week"}
+            )
+            reply = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
+            assert "since must be a date like 2023-12-06" in reply.json["data"]["content"]
+            await ask(discord_server, "What did Baqeri propose?", user="moderator")
+            await ask(discord_server, "What did Baqeri propose?", user="moderator")
+            interaction = await discord_server.send_interaction(
+                "ask", {"question": "What did Baqeri propose?"}, user="moderator"
+            )
+            reply = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
+            assert reply.json["data"]["flags"] & EPHEMERAL and "try again in" in reply.json["data"]["content"]
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=120)
+
+
+def test_status_and_paged_sources(
+    reindex_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    add_articles(reindex_byline, 9)
+    reindex_byline.reindex()
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(reindex_byline, discord_server, tmp_path), discord_server):
+            status = await discord_server.send_interaction("status")
+            reply = await discord_server.wait_for_request("POST", rf"/interactions/{status.id}/.+/callback")
+            text = embed_text(reply.json["data"])
+            assert "Articles 13" in text and "Reindex running No" in text and "bundled:all-MiniLM-L6-v2" in text
+
+            sources = await discord_server.send_interaction("sources")
+            reply = await discord_server.wait_for_request("POST", rf"/interactions/{sources.id}/.+/callback")
+            first_page = embed_text(reply.json["data"])
+            assert "Indexed articles (13)" in first_page and first_page.index("2023-12-06") < first_page.index(
+                "2023-11-21"
+            )
+            assert "2023-10-17" not in first_page, "the oldest articles are on page 2"
+            await settle()
+            message_id = discord_server.interactions[sources.id].original_message_id
+            click = await discord_server.click_button(message_id, label="Next", user="reader")
+            page_two = await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
+            assert page_two.json["type"] == 7
+            assert page_two.json["data"]["embeds"][0]["footer"]["text"] == "Page 2 of 2"
+            assert "2023-10-17" in embed_text(page_two.json["data"])
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=120)
+
+
+def test_a_dropped_connection_resumes_and_answers_the_next_question(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server):
+            identifies = len(discord_server.gateway_received(op=2))
+            await discord_server.drop_connection()
+            await discord_server.wait_for_gateway(op=6, timeout=20)
+            assert len(discord_server.gateway_received(op=2)) == identifies, "resumed, not re-identified"
+            _, _, follow_up = await ask(discord_server, "What did Baqeri propose?")
+            assert "joint drills" in embed_text(follow_up.json)
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=90)
+
+
+def test_heartbeat_file_is_written_while_connected(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server):
+            await discord_server.wait_until(
+                lambda: (tmp_path / "heartbeat").exists() or None, timeout=10, what="heartbeat file"
+            )
+
+    run(scenario(), timeout=30)
+    assert float((tmp_path / "heartbeat").read_text()) > 0
