@@ -9,6 +9,7 @@ import numpy as np
 import Stemmer
 
 from bot.answer_model import Answer, Citation, Passage
+from corpus.models import Article
 from embeddings.chunking import sentence_spans
 from embeddings.encoder import Encoder
 from embeddings.search import SearchResult
@@ -20,7 +21,7 @@ EXCERPT_JOINER = " … "
 @dataclass(frozen=True)
 class ComposerConfig:
     sentences: int = 4
-    min_relevance: float = 0.30
+    min_relevance: float = 0.40
     passages_read: int = 3
     max_per_article: int = 3
     rank_decay: float = 0.01
@@ -40,18 +41,20 @@ class _Candidate:
     result: SearchResult
 
 
+def article_ref(article: Article) -> dict:
+    return {
+        "article_id": article.id,
+        "title": article.title,
+        "outlet": article.outlet,
+        "published": article.published,
+        "url": article.url,
+    }
+
+
 def to_passage(result: SearchResult) -> Passage:
-    article = result.article
+    chunk = result.chunk
     return Passage(
-        text=result.chunk.text,
-        article_id=article.id,
-        score=round(result.score, 6),
-        start=result.chunk.start,
-        end=result.chunk.end,
-        title=article.title,
-        outlet=article.outlet,
-        published=article.published,
-        url=article.url,
+        text=chunk.text, score=round(result.score, 6), start=chunk.start, end=chunk.end, **article_ref(result.article)
     )
 
 
@@ -153,16 +156,6 @@ def _cite(chosen: list[tuple[_Candidate, float]]) -> tuple[str, list[Citation]]:
     citations = []
     for article_id, n in numbers.items():
         mine = sorted((c for c, _ in chosen if c.article_id == article_id), key=lambda c: c.start)
-        article = mine[0].result.article
-        citations.append(
-            Citation(
-                n=n,
-                article_id=article_id,
-                excerpt=EXCERPT_JOINER.join(c.text for c in mine),
-                title=article.title,
-                outlet=article.outlet,
-                published=article.published,
-                url=article.url,
-            )
-        )
+        excerpt = EXCERPT_JOINER.join(c.text for c in mine)
+        citations.append(Citation(n=n, excerpt=excerpt, **article_ref(mine[0].result.article)))
     return " ".join(sentences), citations

@@ -7,30 +7,30 @@ from datetime import datetime
 from pydantic import BaseModel
 
 
-class Passage(BaseModel):
-    """One retrieved chunk: its exact text, where it sits in its article, and the article's metadata."""
+class ArticleRef(BaseModel):
+    """Which article a passage or citation comes from, with what a reader needs to find it."""
+
+    article_id: str
+    title: str = ""
+    outlet: str = ""
+    published: datetime | None = None
+    url: str = ""
+
+
+class Passage(ArticleRef):
+    """One retrieved chunk: its exact text and where it sits in its article."""
 
     text: str
-    article_id: str
     score: float
     start: int
     end: int
-    title: str = ""
-    outlet: str = ""
-    published: datetime | None = None
-    url: str = ""
 
 
-class Citation(BaseModel):
-    """A numbered source: a verbatim excerpt of an article, with where it comes from."""
+class Citation(ArticleRef):
+    """A numbered source: a verbatim excerpt of an article."""
 
     n: int
-    article_id: str
     excerpt: str
-    title: str = ""
-    outlet: str = ""
-    published: datetime | None = None
-    url: str = ""
 
 
 class Answer(BaseModel):
@@ -48,34 +48,6 @@ def answer_record(answer: Answer, question_id: str | None = None) -> dict:
     return {
         "id": question_id,
         "question": answer.question,
-        "passages": [
-            {
-                "text": p.text,
-                "article_id": p.article_id,
-                "score": p.score,
-                "start": p.start,
-                "end": p.end,
-                "title": p.title,
-                "outlet": p.outlet,
-                "published": p.published.isoformat() if p.published else None,
-                "url": p.url,
-            }
-            for p in answer.passages
-        ],
-        "answer": {
-            "text": answer.text,
-            "refused": answer.refused,
-            "citations": [
-                {
-                    "n": c.n,
-                    "article_id": c.article_id,
-                    "excerpt": c.excerpt,
-                    "title": c.title,
-                    "outlet": c.outlet,
-                    "published": c.published.isoformat() if c.published else None,
-                    "url": c.url,
-                }
-                for c in answer.citations
-            ],
-        },
+        "passages": [p.model_dump(mode="json") for p in answer.passages],
+        "answer": answer.model_dump(mode="json", include={"text", "refused", "citations"}),
     }

@@ -70,7 +70,7 @@ class AnswerSettings(BaseSettings):
     top_k: int = Field(10, ge=1, le=50, description="Passages retrieved per question.")
     sentences: int = Field(4, ge=1, le=8, description="Most sentences in a short answer.")
     min_relevance: float = Field(
-        0.30, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage."
+        0.40, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage."
     )
     max_question_chars: int = Field(1000, ge=20, le=20000, description="Longest question accepted.")
 

@@ -41,6 +41,7 @@ class SearchConfig:
     per_outlet_interleave: bool = True
     per_day_interleave: bool = True
     interleave_depth: int = 4
+    interleave_after: int = 1
     max_per_article: int = 0
     header_in_lexical: bool = True
     bm25_k1: float = 1.5
@@ -195,8 +196,8 @@ class HybridSearcher:
     def _interleave(self, order: np.ndarray, facets: list[np.ndarray]) -> np.ndarray:
         """Round-robin the best passages of each facet first, so every source of a comparison shows."""
         queues = [list(facet) for facet in facets]
-        head: list[int] = []
-        taken: set[int] = set()
+        head: list[int] = [int(row) for row in order[: self.config.interleave_after]]
+        taken: set[int] = set(head)
         while any(queues) and len(head) < self.config.interleave_depth * len(queues):
             for queue in queues:
                 while queue and queue[0] in taken:

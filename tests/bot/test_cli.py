@@ -140,18 +140,9 @@ def test_eval_writes_one_record_per_question_and_prints_metrics(user_env: dict[s
         encoding="utf-8",
     )
     output = tmp_path / "out" / "results.jsonl"
-    result = byline(
-        "eval",
-        "--articles",
-        str(articles),
-        "--questions",
-        str(questions),
-        "--output",
-        str(output),
-        "--index",
-        str(tmp_path / "eval-index"),
-        env=user_env,
-    )
+    command = ["eval", "--articles", str(articles), "--questions", str(questions), "--output", str(output)]
+    command += ["--index", str(tmp_path / "eval-index")]
+    result = byline(*command, env=user_env)
     assert result.returncode == 0, result.stderr
     assert "Hits@10 1.000" in result.stdout and "MRR@10 1.000" in result.stdout
     records = [json.loads(line) for line in output.read_text().splitlines()]
@@ -161,16 +152,5 @@ def test_eval_writes_one_record_per_question_and_prints_metrics(user_env: dict[s
         "The bridge reopened"
     )
     assert first["answer"]["citations"][0]["article_id"] == "a-1"
-    again = byline(
-        "eval",
-        "--articles",
-        str(articles),
-        "--questions",
-        str(questions),
-        "--output",
-        str(output),
-        "--index",
-        str(tmp_path / "eval-index"),
-        env=user_env,
-    )
+    again = byline(*command, env=user_env)
     assert "0 chunks embedded" in again.stdout, "the index built from the same articles is reused"
