@@ -30,9 +30,13 @@ def make_bot(service: Byline, server: DiscordTestServer, tmp_path: Path, **setti
     return BylineBot(service, discord_settings, guild_ready_timeout=0.05)
 
 
-async def ask(server: DiscordTestServer, question: str, user: str = "reader", **options: Any):
+async def ask(
+    server: DiscordTestServer, question: str, user: str = "reader", channel_id: int | None = None, **options: Any
+):
     """Send /ask and return (interaction, its first callback, its first follow-up)."""
-    interaction = await server.send_interaction("ask", {"question": question, **options}, user=user)
+    interaction = await server.send_interaction(
+        "ask", {"question": question, **options}, user=user, channel_id=channel_id
+    )
     callback = await server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
     follow_up = await server.wait_for_request("POST", rf"/webhooks/\d+/{interaction.token}$", timeout=60)
     await settle()
@@ -414,3 +418,27 @@ def test_heartbeat_file_is_written_while_connected(
 
     run(scenario(), timeout=30)
     assert float((tmp_path / "heartbeat").read_text()) > 0
+
+
+def test_questions_outside_the_allowed_channels_are_declined(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    news = discord_server.channel_id("news")
+
+    async def scenario() -> None:
+        async with running_bot(
+            make_bot(news_byline, discord_server, tmp_path, channel_ids=[news]), discord_server
+        ) as bot:
+            declined = await discord_server.send_interaction("ask", {"question": "What did Baqeri propose?"})
+            reply = await discord_server.wait_for_request("POST", rf"/interactions/{declined.id}/.+/callback")
+            assert reply.json["data"]["flags"] & EPHEMERAL and "this channel" in reply.json["data"]["content"]
+            mark = discord_server.mark()
+            general = discord_server.channel_id("general")
+            await discord_server.send_message_create(general, "reader", f"<@{bot.user.id}> What did Baqeri propose?")
+            await asyncio.sleep(1.0)
+            assert not discord_server.requests_matching("POST", r"/channels/.+", after=mark), "no reply outside"
+            _, callback, follow_up = await ask(discord_server, "What did Baqeri propose?", channel_id=news)
+            assert callback.json["type"] == 5 and "joint drills" in embed_text(follow_up.json)
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=90)
