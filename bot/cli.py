@@ -32,8 +32,12 @@ from embeddings.encoder import ModelLoadError
 from embeddings.indexer import BuildProgress, IndexBusyError
 from embeddings.store import IndexUnavailableError
 
+# No locals in tracebacks: they could show the bot token.
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Answer questions about news coverage, with citations."
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Answer questions about news coverage, with citations.",
 )
 
 USER_ERRORS = (SettingsError, QuestionError, IndexUnavailableError, EmptyCorpusError, IndexBusyError, ModelLoadError)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+import aiohttp
 import discord
 
 from bot.discord_bot import BylineBot
@@ -40,6 +41,9 @@ async def _serve(service: Byline, settings: DiscordSettings) -> int:
     except discord.LoginFailure:
         log.error("Discord rejected the bot token (BYLINE_DISCORD_TOKEN): reset it in the developer portal.")
         return 2
+    except (aiohttp.ClientError, OSError) as error:
+        log.error("Could not reach Discord (%s). Check the network connection and try again.", error)
+        return 1
     except discord.PrivilegedIntentsRequired:
         log.error(
             "BYLINE_DISCORD_MESSAGE_CONTENT is true but the Message Content intent is off in the developer portal."

@@ -154,3 +154,19 @@ def test_eval_writes_one_record_per_question_and_prints_metrics(user_env: dict[s
     assert first["answer"]["citations"][0]["article_id"] == "a-1"
     again = byline(*command, env=user_env)
     assert "0 chunks embedded" in again.stdout, "the index built from the same articles is reused"
+
+
+def test_run_without_a_token_says_how_to_get_one(user_env: dict[str, str]) -> None:
+    result = byline("run", env={**user_env, "BYLINE_DISCORD_TOKEN": ""}, timeout=60)
+    assert result.returncode == 2
+    assert "BYLINE_DISCORD_TOKEN is not set" in result.stderr and "developer portal" in result.stderr
+
+
+def test_run_never_prints_the_token_when_discord_cannot_be_used(user_env: dict[str, str]) -> None:
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-part.do-not-print-me"
+    result = byline("run", env={**user_env, "BYLINE_DISCORD_TOKEN": token}, timeout=120)
+    # No Discord is reachable from the test machine (or the token is refused): a clear error, not a traceback.
+    assert result.returncode in (1, 2)
+    assert "Could not reach Discord" in result.stderr or "rejected the bot token" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert token not in result.stdout + result.stderr and "do-not-print-me" not in result.stdout + result.stderr
