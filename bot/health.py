@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from embeddings.chunking import ChunkerSettings
-from embeddings.store import IndexMissingError, IndexUnavailableError, Manifest, current_generation
+from embeddings.store import IndexMissingError, IndexUnavailableError, current_generation, read_manifest
 
 
 def heartbeat_problem(path: Path, max_age: float) -> str | None:
@@ -26,7 +25,7 @@ def index_problem(index_path: Path, model: str, chunker: ChunkerSettings) -> str
         generation = current_generation(index_path)
         if generation is None:
             raise IndexMissingError(f"There is no index at {index_path} yet.")
-        manifest = Manifest(**json.loads((generation / "manifest.json").read_text(encoding="utf-8")))
+        manifest = read_manifest(generation)
         manifest.check_compatible(model, chunker, index_path)
         for name in ("dense.faiss", "metadata.sqlite"):
             if not (generation / name).is_file():

@@ -187,8 +187,8 @@ class HybridSearcher:
         """The groups a comparison question asks about: the days it names, else the outlets it names."""
         config = self.config
         if config.per_day_interleave and len(hints.days) > 1:
-            days = order_days = self._row_day[order]
-            return [order[np.abs(order_days - _day_number_of_date(day)) <= 1] for day in hints.days if len(days)]
+            order_days = self._row_day[order]
+            return [order[np.abs(order_days - _day_number_of_date(day)) <= 1] for day in hints.days]
         if config.per_outlet_interleave and len(hints.outlets) > 1:
             return [order[self._row_outlet[order] == outlet] for outlet in hints.outlets]
         return []

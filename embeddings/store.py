@@ -117,9 +117,14 @@ def current_generation(index_path: Path) -> Path | None:
     return index_path / GENERATIONS_DIR / name
 
 
+def read_manifest(location: Path) -> Manifest:
+    """A generation's manifest (OSError, ValueError or TypeError when it is missing or damaged)."""
+    return Manifest(**json.loads((location / "manifest.json").read_text(encoding="utf-8")))
+
+
 def load_generation(location: Path) -> IndexSnapshot:
     try:
-        manifest = Manifest(**json.loads((location / "manifest.json").read_text(encoding="utf-8")))
+        manifest = read_manifest(location)
         articles, hashes, chunks = _read_metadata(location / "metadata.sqlite")
         dense = faiss.read_index(str(location / "dense.faiss"))
     except (OSError, ValueError, TypeError, KeyError, sqlite3.DatabaseError, RuntimeError) as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from corpus.readers.dates import to_utc
 from corpus.readers.text import collapse_whitespace
 
 ID_KEYS = ("id",)
@@ -39,3 +40,15 @@ def as_text(value: object) -> str:
 
 def first_text(mapping: Mapping[str, object], keys: tuple[str, ...]) -> str:
     return as_text(first_value(mapping, keys))
+
+
+def metadata_fields(mapping: Mapping[str, object]) -> dict[str, object]:
+    """The Article fields a metadata mapping gives, besides id and body."""
+    return {
+        "title": first_text(mapping, TITLE_KEYS),
+        "outlet": first_text(mapping, OUTLET_KEYS),
+        "author": first_text(mapping, AUTHOR_KEYS),
+        "published": to_utc(first_value(mapping, PUBLISHED_KEYS)),
+        "updated": to_utc(first_value(mapping, UPDATED_KEYS)),
+        "url": first_text(mapping, URL_KEYS),
+    }

@@ -12,18 +12,12 @@ from __future__ import annotations
 import json
 
 from corpus.models import Article
-from corpus.readers.dates import to_utc
 from corpus.readers.fields import (
-    AUTHOR_KEYS,
     BODY_KEYS,
     ID_KEYS,
-    OUTLET_KEYS,
-    PUBLISHED_KEYS,
-    TITLE_KEYS,
-    UPDATED_KEYS,
-    URL_KEYS,
     first_text,
     first_value,
+    metadata_fields,
 )
 from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import split_paragraphs
@@ -84,14 +78,9 @@ def article_from_record(record: object, default_id: str, source_file: str) -> Ar
         raise UnreadableFileError("no body text")
     return Article(
         id=first_text(record, ID_KEYS) or default_id,
-        title=first_text(record, TITLE_KEYS),
-        outlet=first_text(record, OUTLET_KEYS),
-        author=first_text(record, AUTHOR_KEYS),
-        published=to_utc(first_value(record, PUBLISHED_KEYS)),
-        updated=to_utc(first_value(record, UPDATED_KEYS)),
-        url=first_text(record, URL_KEYS),
         paragraphs=paragraphs,
         source_file=source_file,
+        **metadata_fields(record),
     )
 
 

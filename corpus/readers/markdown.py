@@ -12,17 +12,11 @@ import frontmatter
 import yaml
 
 from corpus.models import Article
-from corpus.readers.dates import to_utc
 from corpus.readers.fields import (
-    AUTHOR_KEYS,
     ID_KEYS,
-    OUTLET_KEYS,
-    PUBLISHED_KEYS,
     TITLE_KEYS,
-    UPDATED_KEYS,
-    URL_KEYS,
     first_text,
-    first_value,
+    metadata_fields,
 )
 from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import split_paragraphs, without_title_heading
@@ -48,14 +42,9 @@ def read_markdown(source: SourceFile) -> ReadResult:
     return ReadResult.single(
         Article(
             id=first_text(metadata, ID_KEYS) or source.article_id,
-            title=title,
-            outlet=first_text(metadata, OUTLET_KEYS),
-            author=first_text(metadata, AUTHOR_KEYS),
-            published=to_utc(first_value(metadata, PUBLISHED_KEYS)),
-            updated=to_utc(first_value(metadata, UPDATED_KEYS)),
-            url=first_text(metadata, URL_KEYS),
             paragraphs=paragraphs,
             source_file=source.relative_name,
+            **{**metadata_fields(metadata), "title": title},
         )
     )
 

@@ -170,3 +170,16 @@ def test_run_never_prints_the_token_when_discord_cannot_be_used(user_env: dict[s
     assert "Could not reach Discord" in result.stderr or "rejected the bot token" in result.stderr
     assert "Traceback" not in result.stderr
     assert token not in result.stdout + result.stderr and "do-not-print-me" not in result.stdout + result.stderr
+
+
+def test_healthcheck_needs_a_fresh_heartbeat_and_a_loadable_index(user_env: dict[str, str], tmp_path: Path) -> None:
+    heartbeat = tmp_path / "heartbeat"
+    env = {**user_env, "BYLINE_DISCORD_HEARTBEAT_FILE": str(heartbeat)}
+    missing = byline("healthcheck", env=env, timeout=60)
+    assert missing.returncode == 1 and "no heartbeat file" in missing.stderr and "no index" in missing.stderr
+    assert byline("index", env=env).returncode == 0
+    heartbeat.write_text("1\n")
+    assert byline("healthcheck", env=env, timeout=60).returncode == 0
+    os.utime(heartbeat, (1, 1))
+    stale = byline("healthcheck", env=env, timeout=60)
+    assert stale.returncode == 1 and "not connected" in stale.stderr
