@@ -19,10 +19,10 @@ log = logging.getLogger("bot")
 def serve(service: Byline, settings: DiscordSettings) -> int:
     """Connect and serve; returns the process exit code."""
     discord.utils.setup_logging(level=logging.INFO)
-    return asyncio.run(_serve(service, settings))
+    return asyncio.run(serve_until_stopped(service, settings))
 
 
-async def _serve(service: Byline, settings: DiscordSettings) -> int:
+async def serve_until_stopped(service: Byline, settings: DiscordSettings) -> int:
     bot = BylineBot(service, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

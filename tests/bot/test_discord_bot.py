@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 
 from bot.discord_bot import BylineBot
 from bot.exts.admin import NOT_ADMIN
+from bot.runner import serve_until_stopped
 from bot.service import Byline
 from bot.settings import DiscordSettings
 from embeddings.encoder import Encoder
@@ -442,3 +446,28 @@ def test_questions_outside_the_allowed_channels_are_declined(
         discord_server.assert_clean()
 
     run(scenario(), timeout=90)
+
+
+def test_sigterm_closes_the_connection_cleanly(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    """`byline run`'s serving loop, in this process: SIGTERM ends it with a clean close, exit code 0."""
+    settings = DiscordSettings(
+        token=discord_server.config.token, guild_id=discord_server.config.guild_id, heartbeat_file=tmp_path / "hb"
+    )
+
+    async def scenario() -> tuple[int, float]:
+        serving = asyncio.create_task(serve_until_stopped(news_byline, settings))
+        await discord_server.wait_for_gateway(op=2, timeout=20)
+        await discord_server.wait_until(lambda: discord_server.requests_matching("PUT", r"/applications/.+/commands"))
+        os.kill(os.getpid(), signal.SIGTERM)
+        code = await asyncio.wait_for(serving, 20)
+        await asyncio.sleep(0.2)  # let the server notice the close
+        return code, time.monotonic()
+
+    code, stopped_at = run(scenario(), timeout=60)
+    assert code == 0
+    assert len(discord_server.connections) == 1, "no reconnection after SIGTERM"
+    closed_at = discord_server.connections[0].closed_at
+    assert closed_at is not None and closed_at <= stopped_at, "the bot closed the gateway connection itself"
+    discord_server.assert_clean()
