@@ -35,21 +35,29 @@ def make_bot(service: Byline, server: DiscordTestServer, tmp_path: Path, **setti
 
 
 async def ask(
-    server: DiscordTestServer, question: str, user: str = "reader", channel_id: int | None = None, **options: Any
+    server: DiscordTestServer,
+    bot: BylineBot,
+    question: str,
+    user: str = "reader",
+    channel_id: int | None = None,
+    **options: Any,
 ):
-    """Send /ask and return (interaction, its first callback, its first follow-up)."""
+    """Send /ask and return (interaction, its first callback, its first follow-up), once the bot is done."""
+    done = command_done(bot, "ask")
     interaction = await server.send_interaction(
         "ask", {"question": question, **options}, user=user, channel_id=channel_id
     )
     callback = await server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
     follow_up = await server.wait_for_request("POST", rf"/webhooks/\d+/{interaction.token}$", timeout=60)
-    await settle()
+    await asyncio.wait_for(done, 30)
     return interaction, callback, follow_up
 
 
-async def settle() -> None:
-    """The server has answered the bot; give the client a moment to read the reply (and register its buttons)."""
-    await asyncio.sleep(0.3)
+def command_done(bot: BylineBot, name: str) -> asyncio.Future:
+    """Resolves when the bot has finished running /name (and so has registered its buttons)."""
+    return asyncio.ensure_future(
+        bot.wait_for("app_command_completion", check=lambda _interaction, command: command.name == name)
+    )
 
 
 def embed_text(body: dict) -> str:
@@ -64,8 +72,8 @@ def test_ask_defers_then_answers_with_the_cited_seed_article(
     news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server):
-            _, callback, follow_up = await ask(discord_server, "What did Baqeri propose?")
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            _, callback, follow_up = await ask(discord_server, bot, "What did Baqeri propose?")
             assert callback.json["type"] == 5, "deferred at once"
             text = embed_text(follow_up.json)
             assert "proposed joint drills with Iraq" in text and "[1]" in text
@@ -157,7 +165,7 @@ def test_reindex_is_for_admins_only_checked_by_the_bot(
 
     async def scenario() -> None:
         bot = make_bot(reindex_byline, discord_server, tmp_path, admin_role_ids=[MODERATOR_ROLE_ID])
-        async with running_bot(bot, discord_server):
+        async with running_bot(bot, discord_server) as bot:
             interaction = await discord_server.send_interaction("reindex", user="reader")
             refused = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
             assert refused.json["type"] == 4 and refused.json["data"]["flags"] & EPHEMERAL
@@ -190,7 +198,7 @@ def test_reindex_reports_progress_while_questions_and_heartbeats_go_on(
     add_articles(reindex_byline, 40)
 
     async def scenario() -> None:
-        async with running_bot(make_bot(reindex_byline, discord_server, tmp_path), discord_server):
+        async with running_bot(make_bot(reindex_byline, discord_server, tmp_path), discord_server) as bot:
             reindex = await discord_server.send_interaction("reindex", user="owner")
             deferral = await discord_server.wait_for_request("POST", rf"/interactions/{reindex.id}/.+/callback")
             assert deferral.json["type"] == 5
@@ -211,7 +219,7 @@ def test_reindex_reports_progress_while_questions_and_heartbeats_go_on(
             heartbeats_before = len(discord_server.heartbeats)
 
             # A question and a second reindex while the first one runs.
-            _, _, answered = await ask(discord_server, "What did Baqeri propose?")
+            _, _, answered = await ask(discord_server, bot, "What did Baqeri propose?")
             second = await discord_server.send_interaction("reindex", user="owner")
             busy = await discord_server.wait_for_request("POST", rf"/interactions/{second.id}/.+/callback")
             finished = [
@@ -268,7 +276,7 @@ def test_nothing_the_bot_posts_can_ping_anyone(
 
     async def scenario() -> None:
         async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server) as bot:
-            await ask(discord_server, "@everyone what did moderators say about @everyone spam? <@&123>")
+            await ask(discord_server, bot, "@everyone what did moderators say about @everyone spam? <@&123>")
             channel = discord_server.channel_id("general")
             await discord_server.send_message_create(
                 channel, "reader", f"<@{bot.user.id}> @everyone what happened with the spam?"
@@ -321,9 +329,11 @@ def test_very_long_answers_stay_within_discord_limits(
     byline.reindex()
 
     async def scenario() -> None:
-        async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server):
+        async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server) as bot:
             _, _, follow_up = await ask(
-                discord_server, "How deep is the harbour channel near the pier? " + "Please explain in detail. " * 30
+                discord_server,
+                bot,
+                "How deep is the harbour channel near the pier? " + "Please explain in detail. " * 30,
             )
             embed = follow_up.json["embeds"][0]
             assert len(embed["description"]) <= 4096 and len(embed["title"]) <= 256
@@ -341,7 +351,7 @@ def test_bad_questions_get_an_ephemeral_error_and_cooldowns_apply(
 ) -> None:
     async def scenario() -> None:
         bot = make_bot(news_byline, discord_server, tmp_path, cooldown_questions=2, cooldown_seconds=60)
-        async with running_bot(bot, discord_server):
+        async with running_bot(bot, discord_server) as bot:
             for question, message in (("   ", "Ask a question"), ("x" * 3000, "keep it under")):
                 interaction = await discord_server.send_interaction("ask", {"question": question})
                 reply = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
@@ -351,8 +361,8 @@ def test_bad_questions_get_an_ephemeral_error_and_cooldowns_apply(
             )
             reply = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
             assert "since must be a date like 2023-12-06" in reply.json["data"]["content"]
-            await ask(discord_server, "What did Baqeri propose?", user="moderator")
-            await ask(discord_server, "What did Baqeri propose?", user="moderator")
+            await ask(discord_server, bot, "What did Baqeri propose?", user="moderator")
+            await ask(discord_server, bot, "What did Baqeri propose?", user="moderator")
             interaction = await discord_server.send_interaction(
                 "ask", {"question": "What did Baqeri propose?"}, user="moderator"
             )
@@ -370,12 +380,13 @@ def test_status_and_paged_sources(
     reindex_byline.reindex()
 
     async def scenario() -> None:
-        async with running_bot(make_bot(reindex_byline, discord_server, tmp_path), discord_server):
+        async with running_bot(make_bot(reindex_byline, discord_server, tmp_path), discord_server) as bot:
             status = await discord_server.send_interaction("status")
             reply = await discord_server.wait_for_request("POST", rf"/interactions/{status.id}/.+/callback")
             text = embed_text(reply.json["data"])
             assert "Articles 13" in text and "Reindex running No" in text and "bundled:all-MiniLM-L6-v2" in text
 
+            done = command_done(bot, "sources")
             sources = await discord_server.send_interaction("sources")
             reply = await discord_server.wait_for_request("POST", rf"/interactions/{sources.id}/.+/callback")
             first_page = embed_text(reply.json["data"])
@@ -383,7 +394,7 @@ def test_status_and_paged_sources(
                 "2023-11-21"
             )
             assert "2023-10-17" not in first_page, "the oldest articles are on page 2"
-            await settle()
+            await asyncio.wait_for(done, 30)
             message_id = discord_server.interactions[sources.id].original_message_id
             click = await discord_server.click_button(message_id, label="Next", user="reader")
             page_two = await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
@@ -399,12 +410,12 @@ def test_a_dropped_connection_resumes_and_answers_the_next_question(
     news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server):
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
             identifies = len(discord_server.gateway_received(op=2))
             await discord_server.drop_connection()
             await discord_server.wait_for_gateway(op=6, timeout=20)
             assert len(discord_server.gateway_received(op=2)) == identifies, "resumed, not re-identified"
-            _, _, follow_up = await ask(discord_server, "What did Baqeri propose?")
+            _, _, follow_up = await ask(discord_server, bot, "What did Baqeri propose?")
             assert "joint drills" in embed_text(follow_up.json)
         discord_server.assert_clean()
 
@@ -441,7 +452,7 @@ def test_questions_outside_the_allowed_channels_are_declined(
             await discord_server.send_message_create(general, "reader", f"<@{bot.user.id}> What did Baqeri propose?")
             await asyncio.sleep(1.0)
             assert not discord_server.requests_matching("POST", r"/channels/.+", after=mark), "no reply outside"
-            _, callback, follow_up = await ask(discord_server, "What did Baqeri propose?", channel_id=news)
+            _, callback, follow_up = await ask(discord_server, bot, "What did Baqeri propose?", channel_id=news)
             assert callback.json["type"] == 5 and "joint drills" in embed_text(follow_up.json)
         discord_server.assert_clean()
 
