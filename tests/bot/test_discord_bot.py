@@ -482,3 +482,32 @@ def test_sigterm_closes_the_connection_cleanly(
     closed_at = discord_server.connections[0].closed_at
     assert closed_at is not None and closed_at <= stopped_at, "the bot closed the gateway connection itself"
     discord_server.assert_clean()
+
+
+def test_an_unexpected_failure_is_logged_and_the_user_gets_an_apology(
+    encoder: Encoder, news_corpus: Path, discord_server: DiscordTestServer, run, tmp_path: Path, caplog
+) -> None:
+    # A file where the index folder should be: the build fails with an OSError nobody planned for.
+    blocked = tmp_path / "index-is-a-file"
+    blocked.write_text("not a folder")
+    byline = make_byline(encoder, news_corpus, blocked / "index")
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server):
+            reindex = await discord_server.send_interaction("reindex", user="owner")
+            await discord_server.wait_until(
+                lambda: next(
+                    (
+                        r
+                        for r in discord_server.requests_matching("POST", rf"/webhooks/\d+/{reindex.token}")
+                        if "Sorry, something went wrong" in ((r.json or {}).get("content") or "")
+                    ),
+                    None,
+                ),
+                timeout=60,
+                what="an apology",
+            )
+
+    run(scenario(), timeout=90)
+    logged = [r for r in caplog.records if r.name == "bot.exts.errors" and r.levelname == "ERROR"]
+    assert logged and logged[0].exc_info is not None, "the traceback is logged"
