@@ -51,6 +51,11 @@ def article_ref(article: Article) -> dict:
     }
 
 
+def conversation_query(question: str, context: str | None) -> str:
+    """What is searched for: the question, after the conversation's earlier question if there is one."""
+    return f"{context}\n{question}" if context else question
+
+
 def to_passage(result: SearchResult) -> Passage:
     chunk = result.chunk
     return Passage(
@@ -66,11 +71,20 @@ class AnswerComposer:
         self.config = config or ComposerConfig()
         self._stemmer = Stemmer.Stemmer("english")
 
-    def compose(self, question: str, results: list[SearchResult], context: str | None = None) -> Answer:
-        """Answer `question` from `results`; `context` is the conversation's earlier question, if any."""
+    def compose(
+        self,
+        question: str,
+        results: list[SearchResult],
+        context: str | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> Answer:
+        """Answer `question` from `results`; `context` is the conversation's earlier question, if any, and
+        `query_vector` the embedding of both when the caller has it already."""
         passages = [to_passage(r) for r in results]
         candidates = self._candidates(results[: self.config.passages_read])
-        chosen = self._choose(question, context, candidates)
+        if query_vector is None:
+            query_vector = self.encoder.encode([conversation_query(question, context)])[0]
+        chosen = self._choose(question, query_vector, candidates)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
         text, citations = _cite(chosen)
@@ -93,17 +107,15 @@ class AnswerComposer:
         return candidates
 
     def _choose(
-        self, question: str, context: str | None, candidates: list[_Candidate]
+        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]
     ) -> list[tuple[_Candidate, float]]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
         and close to the best sentence (the answer's anchor); no repeats."""
         if not candidates:
             return []
         config = self.config
-        query = f"{context}\n{question}" if context else question
-        vectors = self.encoder.encode([query] + [c.text for c in candidates])
-        sentences = vectors[1:]
-        similarity = sentences @ vectors[0]
+        sentences = self.encoder.encode([c.text for c in candidates])
+        similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
         anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
         if similarity[anchor] < config.min_relevance:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.answer import AnswerComposer, ComposerConfig
+from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
 from corpus.models import Article
@@ -112,9 +112,10 @@ class Byline:
         question = self.clean_question(question)
         searcher = self.searcher()
         filters = self._filters(searcher, outlet, since, until)
-        query = f"{context}\n{question}" if context else question
-        results = searcher.search(query, k=self.answer_settings.top_k, filters=filters)
-        return self.composer.compose(question, results, context=context)
+        query = conversation_query(question, context)
+        query_vector = self.encoder.encode([query])[0]
+        results = searcher.search(query, k=self.answer_settings.top_k, filters=filters, query_vector=query_vector)
+        return self.composer.compose(question, results, context=context, query_vector=query_vector)
 
     def clean_question(self, question: str) -> str:
         question = _DISCORD_MENTION.sub(" ", question or "")

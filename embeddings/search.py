@@ -127,6 +127,8 @@ class HybridSearcher:
         dense = np.full(n, -1.0, dtype=np.float32)
         lexical = np.zeros(n, dtype=np.float32)
         if n:
+            # Every chunk gets both scores: fusion needs the dense score of BM25's hits and vice versa.
+            # A flat inner-product search over all chunks takes milliseconds at newsroom scale.
             scores, rows = self.snapshot.dense.search(query_vector.reshape(1, -1).astype(np.float32), n)
             dense[rows[0]] = scores[0]
             if self._bm25 is not None:
