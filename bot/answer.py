@@ -106,9 +106,7 @@ class AnswerComposer:
                 )
         return candidates
 
-    def _choose(
-        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]
-    ) -> list[tuple[_Candidate, float]]:
+    def _choose(self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]) -> list[_Candidate]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
         and close to the best sentence (the answer's anchor); no repeats."""
         if not candidates:
@@ -142,7 +140,7 @@ class AnswerComposer:
             chosen.append(int(index))
             if len(chosen) == config.sentences:
                 break
-        return [(candidates[i], float(similarity[i])) for i in chosen]
+        return [candidates[i] for i in chosen]
 
     def _word_overlap(self, question: str, sentences: list[str]) -> np.ndarray:
         """Share of the question's content words (stemmed) each sentence contains, each word weighted by
@@ -159,15 +157,15 @@ class AnswerComposer:
         return np.array([sum(weight[w] for w in asked & bag) / total for bag in bags])
 
 
-def _cite(chosen: list[tuple[_Candidate, float]]) -> tuple[str, list[Citation]]:
+def _cite(chosen: list[_Candidate]) -> tuple[str, list[Citation]]:
     """Number the articles in order of first use; each article's excerpt is its cited sentences in order."""
     numbers: dict[str, int] = {}
-    for candidate, _ in chosen:
+    for candidate in chosen:
         numbers.setdefault(candidate.article_id, len(numbers) + 1)
-    sentences = [f"{candidate.text} [{numbers[candidate.article_id]}]" for candidate, _ in chosen]
+    sentences = [f"{candidate.text} [{numbers[candidate.article_id]}]" for candidate in chosen]
     citations = []
     for article_id, n in numbers.items():
-        mine = sorted((c for c, _ in chosen if c.article_id == article_id), key=lambda c: c.start)
+        mine = sorted((c for c in chosen if c.article_id == article_id), key=lambda c: c.start)
         excerpt = EXCERPT_JOINER.join(c.text for c in mine)
         citations.append(Citation(n=n, excerpt=excerpt, **article_ref(mine[0].result.article)))
     return " ".join(sentences), citations
