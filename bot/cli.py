@@ -27,9 +27,8 @@ from bot.settings import (
     load_section,
     parse_day,
 )
-from corpus.readers import EmptyCorpusError
-from embeddings.encoder import ModelLoadError
-from embeddings.indexer import BuildProgress, IndexBusyError
+from corpus.errors import BylineError, Remedy
+from embeddings.indexer import BuildProgress
 from embeddings.store import IndexUnavailableError
 
 # No locals in tracebacks: they could show the bot token.
@@ -40,7 +39,16 @@ app = typer.Typer(
     help="Answer questions about news coverage, with citations.",
 )
 
-USER_ERRORS = (SettingsError, QuestionError, IndexUnavailableError, EmptyCorpusError, IndexBusyError, ModelLoadError)
+REMEDIES = {
+    Remedy.REINDEX: "Run `byline index` to rebuild it.",
+    Remedy.RETRY_LATER: "Try again when it has finished.",
+}
+
+
+def error_line(error: BylineError) -> str:
+    """An expected error as one line, with what to do about it in this face's words."""
+    remedy = REMEDIES.get(error.remedy)
+    return f"{error} {remedy}" if remedy else str(error)
 
 CorpusOption = typer.Option(
     None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus."
@@ -53,8 +61,8 @@ def user_errors() -> Iterator[None]:
     """Print a user's mistake as one clear line and exit 2, instead of a traceback."""
     try:
         yield
-    except USER_ERRORS as error:
-        typer.secho(f"error: {error}", fg="red", err=True)
+    except BylineError as error:
+        typer.secho(f"error: {error_line(error)}", fg="red", err=True)
         raise typer.Exit(2) from None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
+from corpus.errors import BylineError
 from corpus.models import Article
 from corpus.readers import SkippedFile, default_corpus_path, load_corpus
 from embeddings.chunking import ChunkerSettings
@@ -27,7 +28,7 @@ from embeddings.store import IndexMissingError, open_index
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#)\d+>")
 
 
-class QuestionError(ValueError):
+class QuestionError(BylineError, ValueError):
     """A question or filter that cannot be answered as given; the message tells the user why."""
 
 

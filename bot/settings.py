@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corpus.errors import BylineError
 from embeddings.encoder import BUNDLED_MODEL
 
 
@@ -107,7 +108,7 @@ class DiscordSettings(BaseSettings):
         return None if value == "" else value
 
 
-class SettingsError(ValueError):
+class SettingsError(BylineError, ValueError):
     """Settings that cannot be used; the message names each bad setting and what is wrong."""
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.errors import BylineError
+
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(BylineError):
     """The configured embedding model could not be loaded."""
 
 

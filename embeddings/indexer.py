@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.chunking import Chunk, Chunker, ChunkerSettings
@@ -28,8 +29,10 @@ from embeddings.store import (
 EMBED_BATCH = 64
 
 
-class IndexBusyError(RuntimeError):
+class IndexBusyError(BylineError):
     """Another build holds the index lock."""
+
+    remedy = Remedy.RETRY_LATER
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def build_index(
     try:
         lock.acquire(timeout=lock_timeout)
     except Timeout as error:
-        raise IndexBusyError(f"Another reindex of {index_path} is running; try again when it ends.") from error
+        raise IndexBusyError(f"Another build of the index at {index_path} is running.") from error
     try:
         return _build_locked(articles, index_path, encoder, chunker_settings, progress)
     finally:

@@ -23,6 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.chunking import Chunk, ChunkerSettings
 
@@ -30,11 +31,12 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 GENERATIONS_DIR = "generations"
 BUILDING_PREFIX = ".building-"
-REINDEX_HINT = "Run `byline index` (or /reindex in Discord) to rebuild it."
 
 
-class IndexUnavailableError(RuntimeError):
-    """The index cannot be served; the message says why and what to do."""
+class IndexUnavailableError(BylineError):
+    """The index cannot be served; the message says why. Rebuilding it is the remedy."""
+
+    remedy = Remedy.REINDEX
 
 
 class IndexMissingError(IndexUnavailableError):
@@ -64,17 +66,17 @@ class Manifest:
         if self.format_version != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"The index at {location} has format version {self.format_version}; this Byline reads "
-                f"version {FORMAT_VERSION}. {REINDEX_HINT}"
+                f"version {FORMAT_VERSION}."
             )
         if self.model != model:
             raise IndexMismatchError(
                 f"The index at {location} was built with the model {self.model!r}, but the settings ask "
-                f"for {model!r}. {REINDEX_HINT}"
+                f"for {model!r}."
             )
         if self.chunker != asdict(chunker):
             raise IndexMismatchError(
                 f"The index at {location} was built with chunking {self.chunker}, but the settings ask for "
-                f"{asdict(chunker)}. {REINDEX_HINT}"
+                f"{asdict(chunker)}."
             )
 
 
@@ -98,7 +100,7 @@ def open_index(index_path: Path, model: str, chunker: ChunkerSettings) -> IndexS
     """Load the served generation, checking it matches the model and chunker settings."""
     generation = current_generation(index_path)
     if generation is None:
-        raise IndexMissingError(f"There is no index at {index_path} yet. {REINDEX_HINT}")
+        raise IndexMissingError(f"There is no index at {index_path} yet.")
     snapshot = load_generation(generation)
     snapshot.manifest.check_compatible(model, chunker, index_path)
     return snapshot
@@ -111,9 +113,9 @@ def current_generation(index_path: Path) -> Path | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
-        raise IndexCorruptError(f"The index pointer {pointer} cannot be read ({error}). {REINDEX_HINT}") from error
+        raise IndexCorruptError(f"The index pointer {pointer} cannot be read ({error}).") from error
     if not name or "/" in name or name.startswith("."):
-        raise IndexCorruptError(f"The index pointer {pointer} is damaged. {REINDEX_HINT}")
+        raise IndexCorruptError(f"The index pointer {pointer} is damaged.")
     return index_path / GENERATIONS_DIR / name
 
 
@@ -128,11 +130,11 @@ def load_generation(location: Path) -> IndexSnapshot:
         articles, hashes, chunks = _read_metadata(location / "metadata.sqlite")
         dense = faiss.read_index(str(location / "dense.faiss"))
     except (OSError, ValueError, TypeError, KeyError, sqlite3.DatabaseError, RuntimeError) as error:
-        raise IndexCorruptError(f"The index at {location} is damaged ({_first_line(error)}). {REINDEX_HINT}") from error
+        raise IndexCorruptError(f"The index at {location} is damaged ({_first_line(error)}).") from error
     if dense.ntotal != len(chunks) or dense.d != manifest.dimension or len(articles) != manifest.articles:
         raise IndexCorruptError(
             f"The index at {location} is inconsistent ({dense.ntotal} vectors of {dense.d} dimensions for "
-            f"{len(chunks)} chunks). {REINDEX_HINT}"
+            f"{len(chunks)} chunks)."
         )
     return IndexSnapshot(location, manifest, articles, hashes, chunks, dense)
 

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.service import QuestionError
-from bot.settings import SettingsError
-from corpus.readers import EmptyCorpusError
-from embeddings.indexer import IndexBusyError
-from embeddings.store import IndexUnavailableError
+from corpus.errors import BylineError, Remedy
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while handling that. The error has been logged."
 
 
+REMEDIES = {
+    Remedy.REINDEX: "An admin can run /reindex to rebuild it.",
+    Remedy.RETRY_LATER: "Try again when it has finished.",
+}
+
+
 def user_message(error: BaseException) -> str | None:
-    """What to tell the user about an expected error; None for a bug."""
-    if isinstance(error, QuestionError | SettingsError | IndexBusyError):
-        return str(error)
-    if isinstance(error, IndexUnavailableError):
-        return f"The index isn't available right now. {error}".replace(
-            "Run `byline index` (or /reindex in Discord)", "An admin can run /reindex"
-        )
-    if isinstance(error, EmptyCorpusError):
-        return f"The corpus has no articles to index: {error}"
-    return None
+    """What to tell the user about an expected error, in Discord's words; None for a bug."""
+    if not isinstance(error, BylineError):
+        return None
+    remedy = REMEDIES.get(error.remedy)
+    return f"{error} {remedy}" if remedy else str(error)
 
 
 async def tell(interaction: discord.Interaction, message: str) -> None:
@@ -48,8 +46,8 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         message = APOLOGY
     try:
         await tell(interaction, message[:2000])
-    except discord.HTTPException:
-        log.warning("Could not tell the user about an error in %s", _describe(interaction))
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as failure:
+        log.warning("Could not tell the user about an error in %s (%s)", _describe(interaction), failure)
 
 
 def _describe(interaction: discord.Interaction) -> str:
@@ -62,7 +60,11 @@ class ErrorHandler(commands.Cog):
 
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
-        bot.tree.on_error = self.on_app_command_error
+        self._previous_handler = bot.tree.on_error
+        bot.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.on_error = self._previous_handler  # type: ignore[method-assign]
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await report(interaction, getattr(error, "original", error))

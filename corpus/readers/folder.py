@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from corpus.errors import BylineError
 from corpus.models import Article
 from corpus.readers.feeds import read_feed
 from corpus.readers.html import read_html
@@ -48,7 +49,7 @@ class CorpusLoad:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-class EmptyCorpusError(Exception):
+class EmptyCorpusError(BylineError):
     """The corpus folder is missing, or no article could be loaded from it."""
 
     def __init__(self, message: str, skipped: list[SkippedFile] | None = None) -> None:

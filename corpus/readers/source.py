@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus.errors import BylineError
 from corpus.models import Article, article_id_from_path
 
 BYTE_ORDER_MARK = "\ufeff"
 
 
-class UnreadableFileError(Exception):
+class UnreadableFileError(BylineError):
     """A file (or one record/entry of it) cannot become an article; the message is the reason."""
 
 

@@ -103,7 +103,7 @@ def test_asking_before_any_index_exists_says_how_to_build_it(
     encoder: Encoder, news_corpus: Path, tmp_path: Path
 ) -> None:
     byline = make_byline(encoder, news_corpus, tmp_path / "empty-index")
-    with pytest.raises(IndexMissingError, match="byline index"):
+    with pytest.raises(IndexMissingError, match="no index at"):
         byline.ask("What did Baqeri propose?")
     assert byline.ensure_index() is not None
     assert byline.ask("What did Baqeri propose?").citations
