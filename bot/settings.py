@@ -50,6 +50,15 @@ class IndexSettings(BaseSettings):
     chunk_overlap: int = Field(
         48, ge=0, le=256, description="Tokens of whole sentences repeated at the start of the next chunk."
     )
+    library_path: Path | None = Field(
+        None,
+        description="SQLite file keeping fetched, linked and uploaded articles (and followed feeds); "
+        "empty means library.sqlite beside the index folder.",
+    )
+
+    @property
+    def library_file(self) -> Path:
+        return self.library_path or self.index_path.parent / "library.sqlite"
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
@@ -57,7 +66,7 @@ class IndexSettings(BaseSettings):
             raise ValueError("BYLINE_CHUNK_OVERLAP must be smaller than BYLINE_CHUNK_TOKENS")
         return self
 
-    @field_validator("corpus_path", mode="before")
+    @field_validator("corpus_path", "library_path", mode="before")
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value in ("", None) else value
