@@ -61,17 +61,15 @@ def looks_like_feed(data: bytes, media_type: str) -> bool:
     return bool(_FEED_START.match(data[:_PROLOGUE_BYTES]))
 
 
-def parse_feed(data: bytes, url: str) -> ParsedFeed:
-    """The entries of a fetched feed, newest first; FeedFormatError when it is not a usable feed."""
+def parse_feed(data: bytes, url: str, content_type: str = "application/xml") -> ParsedFeed:
+    """The entries of a fetched feed, newest first; FeedFormatError when it is not a usable feed.
+
+    `content_type` is the response's Content-Type header (its charset counts when decoding)."""
     if _INTERNAL_DTD.search(data):
         raise FeedFormatError("the feed declares its own XML entities, which Byline refuses (entity expansion)")
     # A stream, so feedparser never treats the content as an address to fetch; the header only
     # lets it resolve relative links against the feed's address.
-    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
-    if not parsed.entries:
-        if parsed.bozo and not parsed.feed:
-            raise FeedFormatError(f"not a readable RSS/Atom feed ({_first_line(parsed.bozo_exception)})")
-        raise FeedFormatError("the feed has no entries")
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url, "content-type": content_type})
     entries: list[FeedEntry] = []
     skipped: list[str] = []
     for number, entry in enumerate(parsed.entries, start=1):
@@ -79,6 +77,12 @@ def parse_feed(data: bytes, url: str) -> ParsedFeed:
             entries.append(_entry(entry, url))
         except (InvalidUrlError, UnreadableFileError) as error:
             skipped.append(f"entry {number}: {error}")
+    if not entries:
+        if parsed.bozo:
+            raise FeedFormatError(f"not a readable RSS/Atom feed ({_first_line(parsed.bozo_exception)})")
+        raise FeedFormatError(
+            f"none of its {len(skipped)} entries links to an article" if skipped else "the feed has no entries"
+        )
     entries.sort(key=_newest_first, reverse=True)
     return ParsedFeed(title=as_text(parsed.feed.get("title")), entries=entries, skipped=skipped)
 

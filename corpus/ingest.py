@@ -71,8 +71,13 @@ class IngestPolicy:
 
 @dataclass(frozen=True)
 class FetchProgress:
-    """`done` of `total` items (feeds, entries, links) handled so far; `url` is the latest one."""
+    """`done` of `total` items of one kind handled so far; `url` is the latest one.
 
+    stage: "link" (addresses given to add_links), "feed" (feeds of an update, counted as each finishes)
+    or "entry" (new entries of the feed being checked; several feeds may report at once during an update).
+    """
+
+    stage: Literal["link", "feed", "entry"]
     done: int
     total: int
     url: str
@@ -161,7 +166,7 @@ class Ingestor:
         with _progress_errors():
             for done, url in enumerate(urls, start=1):
                 outcomes.append(self._add_link(url, tenant))
-                self._report(progress, FetchProgress(done, len(urls), url))
+                self._report(progress, FetchProgress("link", done, len(urls), url))
         return outcomes
 
     def _add_link(self, url: str, tenant: str) -> LinkOutcome:
@@ -300,7 +305,7 @@ class Ingestor:
 
     def _check_counted(self, feed: FeedRecord, counter: _Counter, progress: FetchProgressCallback | None) -> FeedCheck:
         check = self._check_safely(feed, progress)
-        self._report(progress, FetchProgress(counter.next(), counter.total, feed.url))
+        self._report(progress, FetchProgress("feed", counter.next(), counter.total, feed.url))
         return check
 
     def _check_safely(self, feed: FeedRecord, progress: FetchProgressCallback | None) -> FeedCheck:
@@ -345,7 +350,7 @@ class Ingestor:
         fresh = fresh[:cap]
         for done, entry in enumerate(fresh, start=1):
             self._take_entry(feed, parsed.title, entry, check)
-            self._report(progress, FetchProgress(done, len(fresh), entry.link))
+            self._report(progress, FetchProgress("entry", done, len(fresh), entry.link))
         check.status = "new" if check.added else "unchanged"
         return check
 
@@ -519,7 +524,10 @@ class _Counter:
 
 def _parse(result: FetchResult) -> ParsedFeed:
     try:
-        return parse_feed(result.data, result.url)
+        content_type = result.media_type or "application/xml"
+        if result.charset:
+            content_type += f"; charset={result.charset}"
+        return parse_feed(result.data, result.url, content_type)
     except FeedFormatError as error:
         raise FeedFormatError(f"{shorten(result.url)}: {error}") from None
 
