@@ -69,7 +69,9 @@ def parse_feed(data: bytes, url: str, content_type: str = "application/xml") -> 
         raise FeedFormatError("the feed declares its own XML entities, which Byline refuses (entity expansion)")
     # A stream, so feedparser never treats the content as an address to fetch; the header only
     # lets it resolve relative links against the feed's address.
-    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url, "content-type": content_type})
+    parsed = feedparser.parse(
+        io.BytesIO(data), response_headers={"content-location": url, "content-type": content_type}
+    )
     entries: list[FeedEntry] = []
     skipped: list[str] = []
     for number, entry in enumerate(parsed.entries, start=1):
