@@ -253,9 +253,13 @@ class NewsSite:
             return Response("not found", status=404, content_type="text/plain")
         if route.handler is not None:
             return route.handler(request)
-        if route.conditional and (
-            request.headers.get("If-None-Match") == route.headers.get("ETag")
-            or request.headers.get("If-Modified-Since") == route.headers.get("Last-Modified")
-        ):
+        if route.conditional and _not_modified(request, route):
             return Response(status=304, headers=route.headers)
         return Response(route.body, status=route.status, headers=route.headers, content_type=route.content_type)
+
+
+def _not_modified(request: Request, route: Route) -> bool:
+    """RFC 9110: If-None-Match decides when it is sent; If-Modified-Since only without it."""
+    if "If-None-Match" in request.headers:
+        return request.headers["If-None-Match"] == route.headers.get("ETag")
+    return request.headers.get("If-Modified-Since") == route.headers.get("Last-Modified")
