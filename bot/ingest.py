@@ -106,8 +106,8 @@ class IngestService:
         if byline.library is None:
             raise LibraryDisabledError("This Byline indexes one articles file and keeps no library of fetched news.")
         self.byline = byline
-        self.fetch_settings = fetch or FetchSettings()
-        self.feeds_settings = feeds or FeedsSettings()
+        self.fetch_settings = fetch or FetchSettings()  # type: ignore[call-arg]  # read from the environment
+        self.feeds_settings = feeds or FeedsSettings()  # type: ignore[call-arg]
         self.library: Library = byline.library
         self.fetcher = Fetcher(self.fetch_settings.policy(), resolver)
         self.ingestor = Ingestor(
@@ -236,7 +236,7 @@ class IngestService:
             return
         with self._index_lock:
             try:
-                result.index = self.byline.reindex(progress, lock_timeout=INDEX_WAIT_SECONDS)
+                result.index = self.byline.reindex(progress, lock_timeout=INDEX_WAIT_SECONDS, allow_empty=True)
             except IndexBusyError:
                 result.index_pending = True
 

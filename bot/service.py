@@ -101,12 +101,15 @@ class Byline:
             return self.reindex(progress)
         return None
 
-    def reindex(self, progress: ProgressCallback | None = None, lock_timeout: float = 0) -> ReindexOutcome:
+    def reindex(
+        self, progress: ProgressCallback | None = None, lock_timeout: float = 0, allow_empty: bool = False
+    ) -> ReindexOutcome:
         """Rebuild incrementally from the corpus folder and the library, then serve the new index.
 
-        `lock_timeout`: seconds to wait for another build to finish before IndexBusyError."""
+        `lock_timeout`: seconds to wait for another build to finish before IndexBusyError.
+        `allow_empty`: build an empty index rather than raise EmptyCorpusError when there are no articles."""
         self._check_chunk_window()
-        gathered = gather_articles(self.corpus_path, self.library)
+        gathered = gather_articles(self.corpus_path, self.library, allow_empty=allow_empty)
         report = build_index(
             gathered.articles,
             self.index_settings.index_path,

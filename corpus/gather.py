@@ -35,11 +35,17 @@ def load_corpus_articles(corpus_path: Path) -> tuple[list[Article], list[Skipped
     return corpus.articles, corpus.skipped
 
 
-def gather_articles(corpus_path: Path, library: Library | None) -> Gathered:
-    """Corpus-folder articles plus the library's; EmptyCorpusError only when there is nothing at all."""
+def gather_articles(corpus_path: Path, library: Library | None, allow_empty: bool = False) -> Gathered:
+    """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
+    `allow_empty` (after the last stored article was removed, the index must become empty too)."""
     stored = library.articles() if library is not None else []
     if not stored:
-        corpus = load_corpus(corpus_path)
+        try:
+            corpus = load_corpus(corpus_path)
+        except EmptyCorpusError as error:
+            if allow_empty:
+                return Gathered(skipped=error.skipped)
+            raise
         return Gathered(corpus.articles, corpus.skipped)
     assert library is not None
     corpus_articles, skipped = load_corpus_articles(corpus_path)
