@@ -223,10 +223,7 @@ def _details(check: FeedCheck) -> str:
     if check.failures:
         parts.append(f"{_count(len(check.failures), 'entry')} failed")
     if check.left_for_later:
-        parts.append(
-            f"{check.left_for_later:,} more new entries than the {len(check.added) + len(check.duplicates) + len(check.failures)} "
-            "taken per check: they are taken by later checks"
-        )
+        parts.append(f"{check.left_for_later:,} more new entries wait for later checks (at most {check.cap} per check)")
     return f" ({'; '.join(parts)})" if parts else ""
 
 

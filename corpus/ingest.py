@@ -114,6 +114,7 @@ class FeedCheck:
     failures: list[Failure] = field(default_factory=list)
     from_feed_text: int = 0  # entries whose page gave no article, taken from the feed's own text
     left_for_later: int = 0  # new entries over the per-check cap, taken by later checks
+    cap: int = 0  # most new entries taken per check
     not_modified: bool = False  # the server answered 304
     error: str | None = None
 
@@ -346,7 +347,7 @@ class Ingestor:
         handled = self.library.entry_attempts(feed)
         fresh = [entry for entry in parsed.entries if not self._handled(handled.get(entry.key))]
         cap = self.policy.max_entries_per_check
-        check = FeedCheck(feed, left_for_later=max(0, len(fresh) - cap))
+        check = FeedCheck(feed, left_for_later=max(0, len(fresh) - cap), cap=cap)
         fresh = fresh[:cap]
         for done, entry in enumerate(fresh, start=1):
             self._take_entry(feed, parsed.title, entry, check)

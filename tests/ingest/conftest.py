@@ -25,6 +25,16 @@ def site(httpserver: HTTPServer) -> NewsSite:
     return NewsSite(httpserver)
 
 
+@pytest.fixture
+def threaded_site() -> NewsSite:
+    """A site that serves requests in parallel (a stalled request does not hold up the others)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield NewsSite(server)
+    server.clear()
+    server.stop()
+
+
 def local_fetch_settings(**overrides: object) -> FetchSettings:
     """Fetching allowed to reach the local test server, without pauses between requests."""
     values = {"allow_private": True, "host_interval_seconds": 0.0, "timeout_seconds": 10.0, **overrides}

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from corpus.fetch import (
@@ -294,7 +293,7 @@ def test_a_missing_robots_txt_allows_everything_and_a_failing_one_nothing(site: 
         fetcher().get(site.url("/story"))
 
 
-def test_one_request_per_host_at_a_time() -> None:
+def test_one_request_per_host_at_a_time(threaded_site: NewsSite) -> None:
     """Four threads fetch from one host at once from a server that could serve them all in parallel;
     it never sees two of them overlap."""
     state = {"now": 0, "most": 0}
@@ -309,20 +308,14 @@ def test_one_request_per_host_at_a_time() -> None:
             state["now"] -= 1
         return Response("<p>ok</p>", content_type="text/html")
 
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
-        threaded_site = NewsSite(server)
-        threaded_site.handle("/counted", counted)
-        shared = fetcher()
-        shared.get(threaded_site.url("/robots.txt"))  # warm robots.txt so all four go for the page
-        threads = [threading.Thread(target=shared.get, args=(threaded_site.url("/counted"),)) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        server.stop()
+    threaded_site.handle("/counted", counted)
+    shared = fetcher()
+    shared.get(threaded_site.url("/robots.txt"))  # warm robots.txt so all four go for the page
+    threads = [threading.Thread(target=shared.get, args=(threaded_site.url("/counted"),)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert threaded_site.hits("/counted") == 4 and state["most"] == 1
 
 

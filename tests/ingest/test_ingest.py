@@ -232,8 +232,9 @@ def test_each_bad_link_gets_one_line_and_the_good_one_is_kept(site: NewsSite, de
 
 
 def test_update_gives_each_feed_its_line_and_a_failing_feed_never_stops_the_others(
-    site: NewsSite, encoder, tmp_path: Path
+    threaded_site: NewsSite, encoder, tmp_path: Path
 ) -> None:
+    site = threaded_site
     desk = make_service(encoder, tmp_path, timeout_seconds=1.0)
     desk.ingestor.policy = type(desk.ingestor.policy)(max_entries_per_check=3, feed_workers=3)
     for article_id in (BEEPER, SPOTIFY, APPLE, KING):
