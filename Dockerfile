@@ -79,6 +79,7 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     HF_HUB_DISABLE_TELEMETRY=1 \
     BYLINE_CORPUS_PATH=/data/corpus \
     BYLINE_INDEX_PATH=/data/index \
+    BYLINE_LIBRARY_PATH=/data/library.sqlite \
     BYLINE_DISCORD_HEARTBEAT_FILE=/tmp/byline-heartbeat
 
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/byline \

@@ -8,7 +8,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from bot.answer_model import Answer, Citation, Passage
+from bot.answer_model import AlsoInRef, Answer, Citation, Passage
 from corpus.models import Article
 from embeddings.chunking import sentence_spans
 from embeddings.encoder import Encoder
@@ -48,6 +48,9 @@ def article_ref(article: Article) -> dict:
         "outlet": article.outlet,
         "published": article.published,
         "url": article.url,
+        "also_in": [
+            AlsoInRef(outlet=a.outlet, url=a.url, title=a.title, published=a.published) for a in article.also_in
+        ],
     }
 
 

@@ -7,6 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel
 
 
+class AlsoInRef(BaseModel):
+    """Another outlet that ran the same story (kept once in the index)."""
+
+    outlet: str = ""
+    url: str = ""
+    title: str = ""
+    published: datetime | None = None
+
+
 class ArticleRef(BaseModel):
     """Which article a passage or citation comes from, with what a reader needs to find it."""
 
@@ -15,6 +24,7 @@ class ArticleRef(BaseModel):
     outlet: str = ""
     published: datetime | None = None
     url: str = ""
+    also_in: list[AlsoInRef] = []
 
 
 class Passage(ArticleRef):

@@ -14,6 +14,8 @@ import typer
 from tqdm import tqdm
 
 from bot.answer_model import answer_record
+from bot.cli_ingest import CliHelpers
+from bot.cli_ingest import register as register_ingest_commands
 from bot.evaluation import RetrievalMetrics, gold_excerpts, read_questions
 from bot.render_text import render_answer
 from bot.service import Byline, QuestionError, ReindexOutcome
@@ -50,6 +52,7 @@ def error_line(error: BylineError) -> str:
     remedy = REMEDIES.get(error.remedy)
     return f"{error} {remedy}" if remedy else str(error)
 
+
 CorpusOption = typer.Option(
     None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus."
 )
@@ -66,10 +69,12 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def make_byline(corpus: Path | None = None, index: Path | None = None, **answer: object) -> Byline:
+def make_byline(
+    corpus: Path | None = None, index: Path | None = None, with_library: bool = True, **answer: object
+) -> Byline:
     index_settings = load_section(IndexSettings, corpus_path=corpus, index_path=index)
     answer_settings = load_section(AnswerSettings, **answer)
-    return Byline(index_settings, answer_settings)
+    return Byline(index_settings, answer_settings, with_library=with_library)
 
 
 class ProgressBar:
@@ -149,21 +154,33 @@ def sources(corpus: Path | None = CorpusOption, index: Path | None = IndexOption
 
 @app.command("eval")
 def evaluate(
-    articles: Path = typer.Option(..., exists=True, dir_okay=False, help="Articles JSONL (MultiHop-RAG fields)."),
     questions: Path = typer.Option(..., exists=True, dir_okay=False, help="Questions JSONL."),
     output: Path = typer.Option(..., help="Where to write one JSON object per question."),
-    index: Path | None = typer.Option(None, help="Index folder for these articles (reused when unchanged)."),
+    articles: Path | None = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="Articles JSONL (MultiHop-RAG fields) to index and evaluate on; without it, the configured index "
+        "as it stands (corpus folder, feeds and links).",
+    ),
+    index: Path | None = typer.Option(None, help="Index folder (with --articles: reused when unchanged)."),
 ) -> None:
-    """Index the articles, answer every question, write the results and print retrieval metrics."""
+    """Answer every question, write the results and print retrieval metrics (indexing --articles first if given)."""
     with user_errors():
-        index = index or default_data_dir() / "eval" / articles.stem
-        byline = make_byline(articles, index, top_k=10)
+        if articles is not None:
+            index = index or default_data_dir() / "eval" / articles.stem
+            byline = make_byline(articles, index, with_library=False, top_k=10)
+        else:
+            byline = make_byline(index=index, top_k=10)
         try:
             records = read_questions(questions)
         except (OSError, ValueError) as error:
             raise QuestionError(str(error)) from error
         started = time.monotonic()
-        run_index(byline)
+        if articles is not None:
+            run_index(byline)
+        else:
+            byline.searcher()  # the index as it stands: IndexMissingError when there is none
         index_seconds = time.monotonic() - started
         metrics, timings = _answer_all(byline, records, output)
     _print_metrics(metrics, index_seconds, timings)
@@ -259,6 +276,9 @@ def print_env_example() -> None:
     """Print every setting with its description and default (the text of .env.example)."""
     typer.echo(env_example(), nl=False)
 
+
+# The news-taking commands (feeds, add, update, remove) live in their own module.
+register_ingest_commands(app, CliHelpers(user_errors=user_errors, make_byline=make_byline, index_bar=ProgressBar))
 
 if __name__ == "__main__":
     app()

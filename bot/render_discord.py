@@ -12,7 +12,7 @@ import re
 
 import discord
 
-from bot.answer_model import Answer, Citation, Passage
+from bot.answer_model import AlsoInRef, Answer, Citation, Passage
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -25,6 +25,7 @@ CONTENT_LIMIT = 2000
 # Shorter than the limits on purpose: a phone screen shows a few lines per source.
 ANSWER_CHARS = 1500
 EXCERPT_CHARS = 300
+ALSO_IN_CHARS = 300
 SOURCES_PER_PAGE = 5
 ELLIPSIS = "…"
 ACCENT = discord.Colour.from_rgb(46, 94, 170)
@@ -67,11 +68,31 @@ def source_field(citation: Citation | Passage, label: str) -> tuple[str, str]:
     name = shorten(f"{label} {outlet} · {_day(citation.published)}", FIELD_NAME_LIMIT)
     headline = shorten(safe(citation.title or citation.article_id), 200)
     link = f"[{headline}](<{citation.url}>)" if _linkable(citation.url) else f"**{headline}**"
+    if citation.also_in:
+        link += "\n" + _also_in_line(citation.also_in)
     excerpt_text = citation.excerpt if isinstance(citation, Citation) else citation.text
     room = FIELD_VALUE_LIMIT - len(link) - 4
     excerpt = shorten(safe(excerpt_text), min(EXCERPT_CHARS, room))
     quoted = "\n".join("> " + line for line in excerpt.splitlines() if line.strip())
     return name, f"{quoted}\n{link}"
+
+
+def _also_in_line(others: list[AlsoInRef], limit: int = ALSO_IN_CHARS) -> str:
+    """ "also in: A, B and 3 more": whole names only (a cut never lands inside a link)."""
+    shown: list[str] = []
+    for index, other in enumerate(others):
+        name = _also_in_name(other)
+        rest = len(others) - index - 1
+        if shown and len("also in: " + ", ".join([*shown, name])) + (len(f" and {rest} more") if rest else 0) > limit:
+            return f"also in: {', '.join(shown)} and {len(others) - len(shown)} more"
+        shown.append(name if len(name) <= limit else shorten(safe(other.outlet or "another outlet"), 100))
+    return "also in: " + ", ".join(shown)
+
+
+def _also_in_name(other: AlsoInRef) -> str:
+    """Another outlet that ran the story, linked when its address can be."""
+    name = safe(other.outlet or other.url)
+    return f"[{name}](<{other.url}>)" if other.outlet and _linkable(other.url) else name
 
 
 def _linkable(url: str) -> bool:

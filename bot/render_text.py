@@ -14,6 +14,13 @@ def source_line(citation: Citation) -> str:
     return f"{headline} — {details}" if details else headline
 
 
+def also_in_line(citation: Citation) -> str:
+    """The other outlets that ran the same story: "Outlet (url), Outlet"."""
+    return ", ".join(
+        f"{a.outlet or a.url} ({a.url})" if a.outlet and a.url else (a.outlet or a.url) for a in citation.also_in
+    )
+
+
 def _day(citation: Citation) -> str:
     return citation.published.date().isoformat() if citation.published else ""
 
@@ -27,4 +34,10 @@ def render_answer(answer: Answer, width: int = 100) -> str:
             lines.append(f"    {source_line(citation)}")
             if citation.url:
                 lines.append(f"    {citation.url}")
+            if citation.also_in:
+                lines.append(
+                    textwrap.fill(
+                        f"also in: {also_in_line(citation)}", width, initial_indent="    ", subsequent_indent="    "
+                    )
+                )
     return "\n".join(lines)

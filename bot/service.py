@@ -7,6 +7,7 @@ answering, then swaps the new searcher in.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
 from corpus.errors import BylineError
+from corpus.gather import gather_articles
+from corpus.library import Library
 from corpus.models import Article
-from corpus.readers import SkippedFile, default_corpus_path, load_corpus
+from corpus.readers import SkippedFile, default_corpus_path
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
-from embeddings.search import HybridSearcher, SearchFilters
+from embeddings.query import QueryHints
+from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.store import IndexMissingError, open_index
 
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#)\d+>")
@@ -36,6 +40,8 @@ class QuestionError(BylineError, ValueError):
 class ReindexOutcome:
     report: BuildReport
     skipped: list[SkippedFile]
+    from_library: int = 0  # articles indexed from the library (feeds, links, uploads)
+    folded: int = 0  # library articles folded into a corpus-folder article telling the same story
 
 
 @dataclass(frozen=True)
@@ -46,15 +52,22 @@ class IndexStatus:
     model: str
     built_at: str
     corpus_path: Path
+    newest_article: datetime | None = None  # publication date of the newest article the tenant may see
 
 
 class Byline:
     """Answers questions from the served index and rebuilds it from the corpus."""
 
     def __init__(
-        self, index_settings: IndexSettings, answer_settings: AnswerSettings, encoder: Encoder | None = None
+        self,
+        index_settings: IndexSettings,
+        answer_settings: AnswerSettings,
+        encoder: Encoder | None = None,
+        with_library: bool = True,
     ) -> None:
         self.index_settings = index_settings
+        # Fetched and uploaded articles, indexed with the corpus folder (None: the folder alone, e.g. for eval).
+        self.library = Library(index_settings.library_file) if with_library else None
         self.answer_settings = answer_settings
         self.encoder = encoder or Encoder(index_settings.model)
         self.composer = AnswerComposer(
@@ -88,18 +101,28 @@ class Byline:
             return self.reindex(progress)
         return None
 
-    def reindex(self, progress: ProgressCallback | None = None) -> ReindexOutcome:
-        """Rebuild incrementally from the corpus, then serve the new index."""
+    def reindex(
+        self, progress: ProgressCallback | None = None, lock_timeout: float = 0, allow_empty: bool = False
+    ) -> ReindexOutcome:
+        """Rebuild incrementally from the corpus folder and the library, then serve the new index.
+
+        `lock_timeout`: seconds to wait for another build to finish before IndexBusyError.
+        `allow_empty`: build an empty index rather than raise EmptyCorpusError when there are no articles."""
         self._check_chunk_window()
-        corpus = load_corpus(self.corpus_path)
+        gathered = gather_articles(self.corpus_path, self.library, allow_empty=allow_empty)
         report = build_index(
-            corpus.articles, self.index_settings.index_path, self.encoder, self.chunker_settings, progress
+            gathered.articles,
+            self.index_settings.index_path,
+            self.encoder,
+            self.chunker_settings,
+            progress,
+            lock_timeout=lock_timeout,
         )
         snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
         searcher = HybridSearcher(snapshot, self.encoder)
         with self._swap_lock:
             self._searcher = searcher
-        return ReindexOutcome(report, corpus.skipped)
+        return ReindexOutcome(report, gathered.skipped, gathered.from_library, gathered.folded)
 
     def ask(
         self,
@@ -108,14 +131,25 @@ class Byline:
         since: date | None = None,
         until: date | None = None,
         context: str | None = None,
+        tenant: str | None = None,
     ) -> Answer:
-        """A cited answer to `question`; `context` is an earlier question of the same conversation."""
+        """A cited answer to `question`; `context` is an earlier question of the same conversation.
+
+        `tenant` (a Discord server id) limits the answer to what that server may see: the shared articles
+        and its own; None (the command line) sees everything."""
         question = self.clean_question(question)
         searcher = self.searcher()
-        filters = self._filters(searcher, outlet, since, until)
+        filters = self._filters(searcher, outlet, since, until, tenant)
         query = conversation_query(question, context)
+        hints = searcher.analyzer.analyze(query)
+        if tenant is not None:
+            visible = set(self._visible_outlets(searcher, tenant))
+            hints = QueryHints(outlets=[o for o in hints.outlets if o in visible], days=hints.days)
         query_vector = self.encoder.encode([query])[0]
-        results = searcher.search(query, k=self.answer_settings.top_k, filters=filters, query_vector=query_vector)
+        results = searcher.search(
+            query, k=self.answer_settings.top_k, filters=filters, hints=hints, query_vector=query_vector
+        )
+        results = [_result_for(result, tenant) for result in results]
         return self.composer.compose(question, results, context=context, query_vector=query_vector)
 
     def clean_question(self, question: str) -> str:
@@ -130,34 +164,50 @@ class Byline:
             raise QuestionError("That question has no words in it.")
         return question
 
-    def status(self) -> IndexStatus:
+    def status(self, tenant: str | None = None) -> IndexStatus:
+        """What is indexed, counting only what `tenant` may see (None: everything)."""
         snapshot = self.searcher().snapshot
+        visible = {a.id: a for a in snapshot.articles.values() if a.visible_to(tenant)}
+        dates = [a.published for a in visible.values() if a.published is not None]
         return IndexStatus(
-            articles=len(snapshot.articles),
-            chunks=len(snapshot.chunks),
-            outlets=len(snapshot.outlets),
+            articles=len(visible),
+            chunks=sum(1 for chunk in snapshot.chunks if chunk.article_id in visible),
+            outlets=len({a.outlet for a in visible.values() if a.outlet}),
             model=snapshot.manifest.model,
             built_at=snapshot.manifest.built_at,
             corpus_path=self.corpus_path,
+            newest_article=max(dates, default=None),
         )
 
-    def sources(self) -> list[Article]:
-        """Indexed articles, newest first (undated ones last)."""
-        articles = list(self.searcher().snapshot.articles.values())
+    def sources(self, tenant: str | None = None) -> list[Article]:
+        """Indexed articles `tenant` may see (None: all), newest first (undated ones last)."""
+        articles = [_article_for(a, tenant) for a in self.searcher().snapshot.articles.values() if a.visible_to(tenant)]
         return sorted(articles, key=lambda a: (a.published is not None, a.published or datetime.min), reverse=True)
 
+    def _visible_outlets(self, searcher: HybridSearcher, tenant: str | None) -> list[str]:
+        if tenant is None:
+            return searcher.snapshot.outlets
+        return sorted({a.outlet for a in searcher.snapshot.articles.values() if a.outlet and a.visible_to(tenant)})
+
     def _filters(
-        self, searcher: HybridSearcher, outlet: str | None, since: date | None, until: date | None
+        self,
+        searcher: HybridSearcher,
+        outlet: str | None,
+        since: date | None,
+        until: date | None,
+        tenant: str | None = None,
     ) -> SearchFilters:
         if since and until and since > until:
             raise QuestionError(f"The start date {since} is after the end date {until}.")
         outlets: tuple[str, ...] = ()
         if outlet and outlet.strip():
-            outlets = tuple(searcher.analyzer.resolve_outlet(outlet))
+            visible = self._visible_outlets(searcher, tenant)
+            outlets = tuple(o for o in searcher.analyzer.resolve_outlet(outlet) if o in set(visible))
             if not outlets:
-                known = ", ".join(searcher.snapshot.outlets[:20]) or "none"
+                known = ", ".join(visible[:20]) or "none"
                 raise QuestionError(f"No indexed outlet matches {outlet!r}. Indexed outlets: {known}.")
-        return SearchFilters(outlets=outlets, since=since, until=until)
+        tenants = None if tenant is None else tuple(dict.fromkeys(("", tenant)))
+        return SearchFilters(outlets=outlets, since=since, until=until, tenants=tenants)
 
     def _check_chunk_window(self) -> None:
         window = self.encoder.max_tokens
@@ -166,3 +216,16 @@ class Byline:
                 f"BYLINE_CHUNK_TOKENS is {self.index_settings.chunk_tokens}, but the model "
                 f"{self.encoder.model_name!r} reads only {window} tokens per chunk; text past that would be ignored."
             )
+
+
+def _article_for(article: Article, tenant: str | None) -> Article:
+    """The article as `tenant` may see it: only the other outlets' copies that tenant may know about."""
+    if tenant is None or not article.also_in:
+        return article
+    also_in = [entry for entry in article.also_in if entry.tenant in ("", tenant)]
+    return article if len(also_in) == len(article.also_in) else article.model_copy(update={"also_in": also_in})
+
+
+def _result_for(result: SearchResult, tenant: str | None) -> SearchResult:
+    article = _article_for(result.article, tenant)
+    return result if article is result.article else dataclasses.replace(result, article=article)

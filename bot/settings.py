@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.errors import BylineError
+from corpus.fetch import FetchPolicy
 from embeddings.encoder import BUNDLED_MODEL
+
+DEFAULT_USER_AGENT = "Byline/0.1 (news question-answering bot; +https://github.com/byline-bot/byline)"
 
 
 def default_data_dir() -> Path:
@@ -50,6 +54,15 @@ class IndexSettings(BaseSettings):
     chunk_overlap: int = Field(
         48, ge=0, le=256, description="Tokens of whole sentences repeated at the start of the next chunk."
     )
+    library_path: Path | None = Field(
+        None,
+        description="SQLite file keeping fetched, linked and uploaded articles (and followed feeds); "
+        "empty means library.sqlite beside the index folder.",
+    )
+
+    @property
+    def library_file(self) -> Path:
+        return self.library_path or self.index_path.parent / "library.sqlite"
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
@@ -57,7 +70,7 @@ class IndexSettings(BaseSettings):
             raise ValueError("BYLINE_CHUNK_OVERLAP must be smaller than BYLINE_CHUNK_TOKENS")
         return self
 
-    @field_validator("corpus_path", mode="before")
+    @field_validator("corpus_path", "library_path", mode="before")
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -108,6 +121,75 @@ class DiscordSettings(BaseSettings):
         return None if value == "" else value
 
 
+class FetchSettings(BaseSettings):
+    """Fetching feeds and pages from the web (BYLINE_FETCH_*)."""
+
+    model_config = _section("BYLINE_FETCH_")
+
+    allow_private: bool = Field(
+        False,
+        description="Allow fetching from loopback, private, link-local and other non-public addresses "
+        "(local test feeds); off by default so a link cannot reach internal services.",
+    )
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description='Non-public networks that may be fetched anyway, as a JSON list of CIDRs, e.g. ["192.168.1.0/24"].',
+    )
+    user_agent: str = Field(
+        DEFAULT_USER_AGENT,
+        min_length=1,
+        description="User-Agent sent with every request (name Byline and a contact URL).",
+    )
+    timeout_seconds: float = Field(20.0, gt=0, le=300, description="Most seconds to wait for one response.")
+    max_bytes: int = Field(
+        5_000_000, ge=10_000, description="Largest response accepted, in bytes (after decompression)."
+    )
+    max_redirects: int = Field(5, ge=0, le=20, description="Most redirects followed for one address.")
+    host_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Least seconds between two requests to the same host (robots.txt Crawl-delay may ask for more).",
+    )
+    min_article_chars: int = Field(
+        400, ge=0, description="A page with less article text than this is a stub (e.g. a paywall), not an article."
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as error:
+                raise ValueError(f"{value!r} is not a network such as 192.168.1.0/24 ({error})") from None
+        return values
+
+    def policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            user_agent=self.user_agent,
+            allow_private=self.allow_private,
+            allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in self.allowed_networks),
+            timeout_seconds=self.timeout_seconds,
+            max_bytes=self.max_bytes,
+            max_redirects=self.max_redirects,
+            host_interval_seconds=self.host_interval_seconds,
+        )
+
+
+class FeedsSettings(BaseSettings):
+    """Following feeds (BYLINE_FEEDS_*)."""
+
+    model_config = _section("BYLINE_FEEDS_")
+
+    interval_minutes: int = Field(
+        30, ge=0, description="The bot checks every feed this often (with some jitter); 0 turns that off."
+    )
+    max_entries_per_check: int = Field(
+        50, ge=1, le=1000, description="Most new entries taken from one feed per check; the rest wait for later checks."
+    )
+    workers: int = Field(4, ge=1, le=16, description="Feeds checked at the same time (still one request per host).")
+
+
 class SettingsError(BylineError, ValueError):
     """Settings that cannot be used; the message names each bad setting and what is wrong."""
 
@@ -141,15 +223,21 @@ def parse_day(value: str | None, name: str) -> date | None:
         raise SettingsError(f"{name} must be a date like 2023-12-06 (got {value!r})") from error
 
 
-SECTIONS: tuple[type[BaseSettings], ...] = (IndexSettings, AnswerSettings, DiscordSettings)
+SECTIONS: tuple[type[BaseSettings], ...] = (
+    IndexSettings,
+    AnswerSettings,
+    DiscordSettings,
+    FetchSettings,
+    FeedsSettings,
+)
 
 
 def env_example() -> str:
     """The text of .env.example: every setting, its description and its default, from the classes above."""
     lines = [
         "# Byline settings. Copy to .env and fill in BYLINE_DISCORD_TOKEN. The others are optional and shown",
-        "# commented out with their defaults: uncomment a line to change it. (In Docker, leave",
-        "# BYLINE_CORPUS_PATH and BYLINE_INDEX_PATH out: the image points them into the /data volume.)",
+        "# commented out with their defaults: uncomment a line to change it. (In Docker, leave BYLINE_CORPUS_PATH,",
+        "# BYLINE_INDEX_PATH and BYLINE_LIBRARY_PATH out: the image points them into the /data volume.)",
         "",
     ]
     for section in SECTIONS:

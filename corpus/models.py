@@ -9,6 +9,20 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 
 PARAGRAPH_SEPARATOR = "\n\n"
+SHARED_TENANT = ""  # articles every Discord server (and the command line) may see
+
+
+class AlsoIn(BaseModel):
+    """Another outlet (or address) that ran the same story, found when a duplicate was folded in.
+
+    `tenant` is who added that copy: only that tenant (or everyone, for "") may be told about it.
+    """
+
+    outlet: str = ""
+    url: str = ""
+    title: str = ""
+    published: datetime | None = None
+    tenant: str = SHARED_TENANT
 
 
 class Article(BaseModel):
@@ -24,6 +38,8 @@ class Article(BaseModel):
     paragraphs: list[str] = Field(min_length=1)
     caption: str = ""
     source_file: str = ""
+    tenant: str = SHARED_TENANT  # "" = shared by every server; else the Discord server id that added it
+    also_in: list[AlsoIn] = Field(default_factory=list)
 
     @field_validator("paragraphs")
     @classmethod
@@ -41,7 +57,13 @@ class Article(BaseModel):
     @property
     def content_hash(self) -> str:
         """Changes whenever anything that is indexed or shown changes."""
-        return hashlib.sha256(self.model_dump_json(exclude={"source_file"}).encode()).hexdigest()
+        # tenant and also_in are left out while empty, so articles indexed before they existed keep their hash.
+        unset = {name for name in ("tenant", "also_in") if not getattr(self, name)}
+        return hashlib.sha256(self.model_dump_json(exclude={"source_file", *unset}).encode()).hexdigest()
+
+    def visible_to(self, tenant: str | None) -> bool:
+        """Whether `tenant` may see this article (None: the operator, who sees everything)."""
+        return tenant is None or self.tenant in (SHARED_TENANT, tenant)
 
     @property
     def date_label(self) -> str:

@@ -21,11 +21,13 @@ _NO_DAY = -(10**6)
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Only passages from these outlets (indexed names; empty means all), published in [since, until]."""
+    """Only passages from these outlets (indexed names; empty means all), published in [since, until], of
+    articles belonging to these tenants (None means every tenant's; "" is the shared tenant)."""
 
     outlets: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
+    tenants: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class HybridSearcher:
         self._row_article = articles
         self._row_outlet = np.array([a.outlet for a in articles], dtype=object)
         self._row_day = np.array([_day_number(a.published) for a in articles], dtype=np.int64)
+        self._row_tenant = np.array([a.tenant for a in articles], dtype=object)
         self._bm25 = self._build_bm25(snapshot.chunks, articles)
 
     def _build_bm25(self, chunks: list[Chunk], articles: list[Article]) -> bm25s.BM25 | None:
@@ -225,6 +228,8 @@ class HybridSearcher:
         allowed = np.ones(len(self.snapshot.chunks), dtype=bool)
         if filters.outlets:
             allowed &= np.isin(self._row_outlet, list(filters.outlets))
+        if filters.tenants is not None:
+            allowed &= np.isin(self._row_tenant, list(filters.tenants))
         if filters.since:
             allowed &= self._row_day >= _day_number_of_date(filters.since)
         if filters.until:

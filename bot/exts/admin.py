@@ -90,7 +90,7 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="status", description="What is indexed, and whether a reindex is running.")
     async def status(self, interaction: discord.Interaction) -> None:
-        status = await self.bot.in_question_thread(self.bot.service.status)
+        status = await self.bot.in_question_thread(self.bot.service.status, tenant=str(interaction.guild_id or ""))
         embed = discord.Embed(title="Byline status", colour=ACCENT)
         embed.add_field(name="Articles", value=f"{status.articles:,}")
         embed.add_field(name="Chunks", value=f"{status.chunks:,}")
@@ -103,7 +103,7 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="sources", description="The indexed articles, newest first.")
     async def sources(self, interaction: discord.Interaction) -> None:
-        articles = await self.bot.in_question_thread(self.bot.service.sources)
+        articles = await self.bot.in_question_thread(self.bot.service.sources, tenant=str(interaction.guild_id or ""))
         pages = max(1, math.ceil(len(articles) / SOURCES_PAGE_SIZE))
 
         def render(page: int) -> discord.Embed:

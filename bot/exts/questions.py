@@ -68,7 +68,12 @@ class Questions(commands.Cog):
             return
         await interaction.response.defer(thinking=True)
         answer = await self.bot.in_question_thread(
-            self.bot.service.ask, question, outlet=outlet, since=since_day, until=until_day
+            self.bot.service.ask,
+            question,
+            outlet=outlet,
+            since=since_day,
+            until=until_day,
+            tenant=str(interaction.guild_id or ""),  # this server's articles and the shared ones only
         )
         await interaction.followup.send(embed=answer_embed(answer), view=AnswerView(answer), wait=True)
 
@@ -107,7 +112,9 @@ class Questions(commands.Cog):
         else:
             thread, context = message.channel, None
         async with thread.typing():
-            answer: Answer = await self.bot.in_question_thread(self.bot.service.ask, question, context=context)
+            answer: Answer = await self.bot.in_question_thread(
+                self.bot.service.ask, question, context=context, tenant=str(message.guild.id)
+            )
         await thread.send(embed=answer_embed(answer), view=AnswerView(answer))
 
 

@@ -7,6 +7,9 @@ the canonical / og:url address.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import trafilatura
 
 from corpus.models import Article
@@ -21,9 +24,24 @@ DATE_EXTRACTION = {
 }
 
 
-def read_html(source: SourceFile) -> ReadResult:
+@dataclass(frozen=True)
+class PageText:
+    """What trafilatura found on a page: its main text as paragraphs, and its metadata."""
+
+    title: str
+    paragraphs: list[str]
+    outlet: str
+    author: str
+    published: datetime | None
+    url: str
+
+
+def extract_page(data: bytes, url: str | None = None) -> PageText:
+    """The article on an HTML page; `url` (where it was fetched) lets trafilatura resolve the canonical
+    address. UnreadableFileError when the page has no article text."""
     document = trafilatura.bare_extraction(
-        source.data,
+        data,
+        url=url,
         with_metadata=True,
         include_comments=False,
         include_images=False,
@@ -36,15 +54,27 @@ def read_html(source: SourceFile) -> ReadResult:
     paragraphs = without_title_heading(text_lines(document.text), title)
     if not paragraphs:
         raise UnreadableFileError("no body text")
+    return PageText(
+        title=title,
+        paragraphs=paragraphs,
+        outlet=collapse_whitespace(document.sitename or ""),
+        author=collapse_whitespace(document.author or ""),
+        published=to_utc(document.date),
+        url=document.url or "",
+    )
+
+
+def read_html(source: SourceFile) -> ReadResult:
+    page = extract_page(source.data)
     return ReadResult.single(
         Article(
             id=source.article_id,
-            title=title,
-            outlet=collapse_whitespace(document.sitename or ""),
-            author=collapse_whitespace(document.author or ""),
-            published=to_utc(document.date),
-            url=document.url or "",
-            paragraphs=paragraphs,
+            title=page.title,
+            outlet=page.outlet,
+            author=page.author,
+            published=page.published,
+            url=page.url,
+            paragraphs=page.paragraphs,
             source_file=source.relative_name,
         )
     )
