@@ -15,6 +15,7 @@ from corpus.models import Article
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.chunking import Chunk, Chunker, ChunkerSettings
 from embeddings.encoder import Encoder
+from embeddings.index_folder import writing_to
 from embeddings.store import (
     IndexSnapshot,
     IndexUnavailableError,
@@ -83,13 +84,17 @@ def build_index(
     progress: ProgressCallback | None = None,
     lock_timeout: float = 0,
 ) -> BuildReport:
-    """Build and serve a new generation for `articles`, reusing every chunk and vector it can."""
-    index_path.mkdir(parents=True, exist_ok=True)
+    """Build and serve a new generation for `articles`, reusing every chunk and vector it can.
+
+    A build that fails (a full disk, say) leaves the served generation as it was, and no part of its own.
+    """
     lock = FileLock(str(index_path / ".lock"))
-    try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout as error:
-        raise IndexBusyError(f"Another build of the index at {index_path} is running.") from error
+    with writing_to(index_path):
+        index_path.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=lock_timeout)
+        except Timeout as error:  # a TimeoutError, so an OSError: caught before writing_to sees it
+            raise IndexBusyError(f"Another build of the index at {index_path} is running.") from error
     try:
         return _build_locked(articles, index_path, encoder, chunker_settings, progress)
     finally:
@@ -105,7 +110,7 @@ def _build_locked(
 ) -> BuildReport:
     started = time.monotonic()
     served = _served_generation(index_path)
-    remove_stale_generations(index_path, keep=served.name if served else None)
+    remove_stale_generations(index_path, served=served.name if served else None)
     previous = _reusable_snapshot(served, encoder.model_name, chunker_settings)
     report = _diff(articles, previous)
     if previous is not None and not (report.added or report.changed or report.removed):

@@ -6,7 +6,12 @@ Layout of an index folder:
     embedding-cache.sqlite   vectors by hash of the embedded text, so no text is embedded twice
     .lock                    held by whoever is building a generation
 A build writes a new generation beside the served one and only then points CURRENT at it, so a crash
-or kill mid-build leaves the last good index serving.
+or kill mid-build leaves the last good index serving. Generations are never changed once written.
+
+Readers take no lock: a reader reads CURRENT, then loads that generation's files. So that a build
+swapping generations meanwhile cannot pull the files from under it, the generation served before the
+current one is kept until the next swap, and a reader whose generation vanished mid-load loads the
+one CURRENT names now.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import os
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,11 +33,17 @@ import numpy as np
 from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.chunking import Chunk, ChunkerSettings
+from embeddings.index_folder import location_error, writing_to
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
+POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"
 BUILDING_PREFIX = ".building-"
+# Generations kept besides the served one, for readers that read CURRENT just before a swap.
+KEEP_PREVIOUS = 1
+# How many times a reader follows CURRENT when its generation is swapped out and removed mid-load.
+OPEN_ATTEMPTS = 5
 
 
 class IndexUnavailableError(BylineError):
@@ -49,6 +62,12 @@ class IndexCorruptError(IndexUnavailableError):
 
 class IndexMismatchError(IndexUnavailableError):
     pass
+
+
+class IndexChangingError(BylineError):
+    """Builds kept replacing the generation a reader was loading."""
+
+    remedy = Remedy.RETRY_LATER
 
 
 @dataclass(frozen=True)
@@ -70,8 +89,7 @@ class Manifest:
             )
         if self.model != model:
             raise IndexMismatchError(
-                f"The index at {location} was built with the model {self.model!r}, but the settings ask "
-                f"for {model!r}."
+                f"The index at {location} was built with the model {self.model!r}, but the settings ask for {model!r}."
             )
         if self.chunker != asdict(chunker):
             raise IndexMismatchError(
@@ -98,12 +116,23 @@ class IndexSnapshot:
 
 def open_index(index_path: Path, model: str, chunker: ChunkerSettings) -> IndexSnapshot:
     """Load the served generation, checking it matches the model and chunker settings."""
-    generation = current_generation(index_path)
-    if generation is None:
-        raise IndexMissingError(f"There is no index at {index_path} yet.")
-    snapshot = load_generation(generation)
+    snapshot = load_served(index_path)
     snapshot.manifest.check_compatible(model, chunker, index_path)
     return snapshot
+
+
+def load_served(index_path: Path) -> IndexSnapshot:
+    """Load the generation CURRENT names, following CURRENT if a build swaps it out and removes it meanwhile."""
+    for _ in range(OPEN_ATTEMPTS):
+        generation = current_generation(index_path)
+        if generation is None:
+            raise IndexMissingError(f"There is no index at {index_path} yet.")
+        try:
+            return load_generation(generation)
+        except IndexCorruptError:
+            if current_generation(index_path) == generation:
+                raise
+    raise IndexChangingError(f"The index at {index_path} was replaced {OPEN_ATTEMPTS} times while it was loaded.")
 
 
 def current_generation(index_path: Path) -> Path | None:
@@ -112,6 +141,8 @@ def current_generation(index_path: Path) -> Path | None:
         name = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (NotADirectoryError, PermissionError) as error:
+        raise location_error(index_path, error, doing="read") from error
     except (OSError, UnicodeDecodeError) as error:
         raise IndexCorruptError(f"The index pointer {pointer} cannot be read ({error}).") from error
     if not name or "/" in name or name.startswith("."):
@@ -128,13 +159,21 @@ def load_generation(location: Path) -> IndexSnapshot:
     try:
         manifest = read_manifest(location)
         articles, hashes, chunks = _read_metadata(location / "metadata.sqlite")
-        dense = faiss.read_index(str(location / "dense.faiss"))
+        dense = _read_dense(location / "dense.faiss")
+    except PermissionError as error:
+        raise location_error(location, error, doing="read") from error
     except (OSError, ValueError, TypeError, KeyError, sqlite3.DatabaseError, RuntimeError) as error:
         raise IndexCorruptError(f"The index at {location} is damaged ({_first_line(error)}).") from error
-    if dense.ntotal != len(chunks) or dense.d != manifest.dimension or len(articles) != manifest.articles:
+    if (
+        dense.ntotal != len(chunks)
+        or dense.d != manifest.dimension
+        or len(chunks) != manifest.chunks
+        or len(articles) != manifest.articles
+    ):
         raise IndexCorruptError(
             f"The index at {location} is inconsistent ({dense.ntotal} vectors of {dense.d} dimensions for "
-            f"{len(chunks)} chunks)."
+            f"{len(chunks)} chunks of {len(articles)} articles; its manifest lists {manifest.chunks} chunks of "
+            f"{manifest.articles} articles in {manifest.dimension} dimensions)."
         )
     return IndexSnapshot(location, manifest, articles, hashes, chunks, dense)
 
@@ -146,43 +185,59 @@ def write_generation(
     chunks: list[Chunk],
     vectors: np.ndarray,
 ) -> Path:
-    """Write a complete generation beside the served one and return its folder (not yet served)."""
+    """Write a complete generation beside the served one and return its folder (not yet served).
+
+    If writing fails (a full disk, say), nothing of the new generation is left behind.
+    """
     generations = index_path / GENERATIONS_DIR
-    generations.mkdir(parents=True, exist_ok=True)
-    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
     building = generations / (BUILDING_PREFIX + name)
-    building.mkdir()
-    dense = faiss.IndexFlatIP(manifest.dimension)
-    if len(vectors):
-        dense.add(vectors)
-    faiss.write_index(dense, str(building / "dense.faiss"))
-    _write_metadata(building / "metadata.sqlite", articles, chunks)
-    (building / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
-    _fsync_tree(building)
-    final = generations / name
-    building.rename(final)
+    with writing_to(index_path), _removed_on_failure(building):
+        generations.mkdir(parents=True, exist_ok=True)
+        building.mkdir()
+        dense = faiss.IndexFlatIP(manifest.dimension)
+        if len(vectors):
+            dense.add(vectors)
+        _write_dense(building / "dense.faiss", dense)
+        _write_file(building / "metadata.sqlite", _metadata_image(articles, chunks))
+        _write_file(building / "manifest.json", json.dumps(asdict(manifest), indent=2).encode("utf-8"))
+        _fsync_dir(building)
+        final = generations / name
+        building.rename(final)
+        _fsync_dir(generations)
     return final
 
 
 def serve_generation(index_path: Path, generation: Path) -> None:
-    """Point CURRENT at `generation` atomically, then remove every other generation."""
-    temporary = index_path / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(generation.name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, index_path / CURRENT_FILE)
-    _fsync_dir(index_path)
-    remove_stale_generations(index_path, keep=generation.name)
+    """Point CURRENT at `generation` atomically, then remove what is no longer needed.
+
+    Call with the build lock held.
+    """
+    temporary = index_path / f"{POINTER_TEMP_PREFIX}{uuid.uuid4().hex[:8]}"
+    with writing_to(index_path), _removed_on_failure(temporary):
+        _write_file(temporary, (generation.name + "\n").encode("utf-8"))
+        os.replace(temporary, index_path / CURRENT_FILE)
+        _fsync_dir(index_path)
+    remove_stale_generations(index_path, served=generation.name)
 
 
-def remove_stale_generations(index_path: Path, keep: str | None) -> None:
-    """Delete unfinished builds and generations no longer served."""
+def remove_stale_generations(index_path: Path, served: str | None) -> None:
+    """Delete what builds leave behind: unfinished generations, pointer temp files left by a kill, and every
+    finished generation but the served one and the KEEP_PREVIOUS newest others (a reader may be loading one).
+
+    Call with the build lock held.
+    """
+    for leftover in index_path.glob(POINTER_TEMP_PREFIX + "*"):
+        with suppress(OSError):
+            leftover.unlink()
     generations = index_path / GENERATIONS_DIR
     if not generations.is_dir():
         return
-    for folder in generations.iterdir():
-        if folder.name != keep:
+    folders = sorted(generations.iterdir(), key=lambda folder: folder.name, reverse=True)
+    finished = [folder for folder in folders if not folder.name.startswith(".") and folder.name != served]
+    kept = {served, *(folder.name for folder in finished[:KEEP_PREVIOUS])}
+    for folder in folders:
+        if folder.name not in kept:
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -193,19 +248,27 @@ CREATE TABLE chunks (row INTEGER PRIMARY KEY, article_id TEXT NOT NULL, position
 """
 
 
-def _write_metadata(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:
-    with sqlite3.connect(path) as db:
-        db.executescript(_SCHEMA)
-        db.executemany(
-            "INSERT INTO articles VALUES (?, ?, ?)",
-            [(a.id, a.content_hash, a.model_dump_json()) for a in articles],
-        )
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-            [(row, c.article_id, c.index, c.start, c.end, c.text) for row, c in enumerate(chunks)],
-        )
-    # sqlite3's context manager commits but does not close.
-    db.close()
+def _metadata_image(articles: list[Article], chunks: list[Chunk]) -> bytes:
+    """The metadata database, built in memory and returned as the bytes of its file.
+
+    Writing those bytes ourselves, rather than letting SQLite write a file, turns a full disk into an
+    OSError that says so (SQLite reports some of those as a bare "disk I/O error").
+    """
+    db = sqlite3.connect(":memory:")
+    try:
+        with db:
+            db.executescript(_SCHEMA)
+            db.executemany(
+                "INSERT INTO articles VALUES (?, ?, ?)",
+                [(a.id, a.content_hash, a.model_dump_json()) for a in articles],
+            )
+            db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                [(row, c.article_id, c.index, c.start, c.end, c.text) for row, c in enumerate(chunks)],
+            )
+        return db.serialize()
+    finally:
+        db.close()
 
 
 def _read_metadata(path: Path) -> tuple[dict[str, Article], dict[str, str], list[Chunk]]:
@@ -229,11 +292,34 @@ def _read_metadata(path: Path) -> tuple[dict[str, Article], dict[str, str], list
     return articles, hashes, chunks
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-    _fsync_dir(folder)
+def _write_dense(path: Path, dense: faiss.Index) -> None:
+    # Serialized here and written by Python, so that a failed write raises OSError with its errno.
+    _write_file(path, faiss.serialize_index(dense).data)
+
+
+def _read_dense(path: Path) -> faiss.Index:
+    return faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+
+
+def _write_file(path: Path, data: bytes | memoryview) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    """Remove `path` (a file or a folder) if the block fails, so no half-written file stays behind."""
+    try:
+        yield
+    except BaseException:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with suppress(OSError):
+                path.unlink()
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,98 @@
+"""The index folder as a place on disk: what a failed read or write there means, in one line.
+
+A failure of the folder itself (it is a file, cannot be created, is read-only) or of the disk (full,
+over quota, file size limit) is not damage to the index: rebuilding would not help, so these errors
+carry no remedy and say what is wrong instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from corpus.errors import BylineError
+
+# A write refused for lack of room: a full disk, an exhausted quota, or a file size limit.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_NOT_WRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+class IndexLocationError(BylineError):
+    """The index folder cannot be used where it is; `setting` names where its path came from, if known."""
+
+    def __init__(self, path: Path, problem: str, setting: str | None = None) -> None:
+        self.path, self.problem, self.setting = path, problem, setting
+        where = f"The index folder {path} ({setting})" if setting else f"The index folder {path}"
+        super().__init__(f"{where} {problem}.")
+
+    def naming(self, setting: str) -> IndexLocationError:
+        """The same error, saying which setting holds the path."""
+        return IndexLocationError(self.path, self.problem, setting)
+
+
+class IndexDiskFullError(BylineError):
+    """No room to write the index; whatever was served before is still served."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"The disk is full: the index at {path} could not be written ({reason}). "
+            "The last complete index is still served."
+        )
+
+
+def location_error(index_path: Path, error: OSError, doing: str = "written") -> BylineError:
+    """The one-line error for an OSError met while using the index folder."""
+    if error.errno in DISK_FULL_ERRNOS:
+        return IndexDiskFullError(index_path, error.strerror or str(error))
+    blocker = _not_a_folder(index_path)
+    if blocker is not None:
+        return IndexLocationError(index_path, blocker)
+    reason = error.strerror or type(error).__name__
+    if error.errno in _NOT_WRITABLE_ERRNOS:
+        return IndexLocationError(index_path, f"cannot be {doing} ({reason})")
+    if error.errno == errno.ENOENT and not os.path.isdir(index_path):
+        return IndexLocationError(index_path, f"cannot be created ({reason}: {error.filename})")
+    return IndexLocationError(index_path, f"cannot be {doing} ({reason}: {error.filename or index_path})")
+
+
+@contextmanager
+def writing_to(index_path: Path) -> Iterator[None]:
+    """Turn an OSError raised while writing under the index folder into a clear BylineError."""
+    try:
+        yield
+    except OSError as error:
+        raise location_error(index_path, error) from error
+
+
+def refused_write(folder: Path, offset: int) -> OSError | None:
+    """Write one byte at `offset` of a scratch file in `folder`: the OSError the disk gives, if any.
+
+    SQLite reports a write refused for lack of room as a plain I/O error unless the disk itself is full,
+    so after one the same kind of write is tried here to learn the reason.
+    """
+    try:
+        descriptor, name = tempfile.mkstemp(prefix=".probe-", dir=folder)
+    except OSError as error:
+        return error
+    try:
+        os.pwrite(descriptor, b"\0", offset)
+    except OSError as error:
+        return error
+    finally:
+        os.close(descriptor)
+        os.unlink(name)
+    return None
+
+
+def _not_a_folder(index_path: Path) -> str | None:
+    """What is wrong when something other than a folder stands on the way to `index_path`."""
+    for candidate in (index_path, *index_path.parents):
+        if os.path.lexists(candidate) and not os.path.isdir(candidate):
+            kind = "a file, not a folder" if os.path.isfile(candidate) else "not a folder"
+            return f"is {kind}" if candidate == index_path else f"cannot be used: {candidate} is {kind}"
+    return None
