@@ -50,6 +50,7 @@ def error_line(error: BylineError) -> str:
     remedy = REMEDIES.get(error.remedy)
     return f"{error} {remedy}" if remedy else str(error)
 
+
 CorpusOption = typer.Option(
     None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus."
 )
@@ -69,7 +70,7 @@ def user_errors() -> Iterator[None]:
 def make_byline(corpus: Path | None = None, index: Path | None = None, **answer: object) -> Byline:
     index_settings = load_section(IndexSettings, corpus_path=corpus, index_path=index)
     answer_settings = load_section(AnswerSettings, **answer)
-    return Byline(index_settings, answer_settings)
+    return Byline(index_settings, answer_settings, index_path_setting="--index" if index else "BYLINE_INDEX_PATH")
 
 
 class ProgressBar:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from corpus.models import Article
 from corpus.readers import SkippedFile, default_corpus_path, load_corpus
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
+from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
 from embeddings.search import HybridSearcher, SearchFilters
 from embeddings.store import IndexMissingError, open_index
@@ -52,9 +55,15 @@ class Byline:
     """Answers questions from the served index and rebuilds it from the corpus."""
 
     def __init__(
-        self, index_settings: IndexSettings, answer_settings: AnswerSettings, encoder: Encoder | None = None
+        self,
+        index_settings: IndexSettings,
+        answer_settings: AnswerSettings,
+        encoder: Encoder | None = None,
+        index_path_setting: str | None = "BYLINE_INDEX_PATH",
     ) -> None:
+        """`index_path_setting` names where the index path came from, for errors about the folder."""
         self.index_settings = index_settings
+        self.index_path_setting = index_path_setting
         self.answer_settings = answer_settings
         self.encoder = encoder or Encoder(index_settings.model)
         self.composer = AnswerComposer(
@@ -74,7 +83,7 @@ class Byline:
 
     def searcher(self) -> HybridSearcher:
         """The searcher over the served index, loaded on first use (IndexUnavailableError if it can't be)."""
-        with self._swap_lock:
+        with self._swap_lock, self._index_folder_named():
             if self._searcher is None:
                 snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
                 self._searcher = HybridSearcher(snapshot, self.encoder)
@@ -92,10 +101,11 @@ class Byline:
         """Rebuild incrementally from the corpus, then serve the new index."""
         self._check_chunk_window()
         corpus = load_corpus(self.corpus_path)
-        report = build_index(
-            corpus.articles, self.index_settings.index_path, self.encoder, self.chunker_settings, progress
-        )
-        snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
+        with self._index_folder_named():
+            report = build_index(
+                corpus.articles, self.index_settings.index_path, self.encoder, self.chunker_settings, progress
+            )
+            snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
         searcher = HybridSearcher(snapshot, self.encoder)
         with self._swap_lock:
             self._searcher = searcher
@@ -158,6 +168,16 @@ class Byline:
                 known = ", ".join(searcher.snapshot.outlets[:20]) or "none"
                 raise QuestionError(f"No indexed outlet matches {outlet!r}. Indexed outlets: {known}.")
         return SearchFilters(outlets=outlets, since=since, until=until)
+
+    @contextmanager
+    def _index_folder_named(self) -> Iterator[None]:
+        """When the index folder itself is the problem, say which setting holds its path."""
+        try:
+            yield
+        except IndexLocationError as error:
+            if self.index_path_setting is None or error.setting is not None:
+                raise
+            raise error.naming(self.index_path_setting) from error
 
     def _check_chunk_window(self) -> None:
         window = self.encoder.max_tokens

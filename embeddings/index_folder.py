@@ -18,7 +18,6 @@ from corpus.errors import BylineError
 
 # A write refused for lack of room: a full disk, an exhausted quota, or a file size limit.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-_NOT_WRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 class IndexLocationError(BylineError):
@@ -46,18 +45,18 @@ class IndexDiskFullError(BylineError):
 
 
 def location_error(index_path: Path, error: OSError, doing: str = "written") -> BylineError:
-    """The one-line error for an OSError met while using the index folder."""
+    """The one-line error for an OSError met while using the index folder (`doing`: "read" or "written")."""
     if error.errno in DISK_FULL_ERRNOS:
         return IndexDiskFullError(index_path, error.strerror or str(error))
     blocker = _not_a_folder(index_path)
     if blocker is not None:
         return IndexLocationError(index_path, blocker)
     reason = error.strerror or type(error).__name__
-    if error.errno in _NOT_WRITABLE_ERRNOS:
-        return IndexLocationError(index_path, f"cannot be {doing} ({reason})")
+    if error.filename and os.fspath(error.filename) != os.fspath(index_path):
+        reason = f"{reason}: {error.filename}"
     if error.errno == errno.ENOENT and not os.path.isdir(index_path):
-        return IndexLocationError(index_path, f"cannot be created ({reason}: {error.filename})")
-    return IndexLocationError(index_path, f"cannot be {doing} ({reason}: {error.filename or index_path})")
+        return IndexLocationError(index_path, f"cannot be created ({reason})")
+    return IndexLocationError(index_path, f"cannot be {doing} ({reason})")
 
 
 @contextmanager

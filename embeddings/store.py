@@ -21,11 +21,12 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import faiss
 import numpy as np
@@ -44,6 +45,8 @@ BUILDING_PREFIX = ".building-"
 KEEP_PREVIOUS = 1
 # How many times a reader follows CURRENT when its generation is swapped out and removed mid-load.
 OPEN_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 class IndexUnavailableError(BylineError):
@@ -116,19 +119,27 @@ class IndexSnapshot:
 
 def open_index(index_path: Path, model: str, chunker: ChunkerSettings) -> IndexSnapshot:
     """Load the served generation, checking it matches the model and chunker settings."""
-    snapshot = load_served(index_path)
+    snapshot = _from_served(index_path, load_generation)
     snapshot.manifest.check_compatible(model, chunker, index_path)
     return snapshot
 
 
-def load_served(index_path: Path) -> IndexSnapshot:
-    """Load the generation CURRENT names, following CURRENT if a build swaps it out and removes it meanwhile."""
+def check_index(index_path: Path, model: str, chunker: ChunkerSettings) -> Manifest:
+    """Check the served generation without loading its articles: it matches the settings, its vectors
+    can be read, and their count agrees with its metadata and manifest. IndexUnavailableError otherwise."""
+    manifest = _from_served(index_path, verify_generation)
+    manifest.check_compatible(model, chunker, index_path)
+    return manifest
+
+
+def _from_served(index_path: Path, load: Callable[[Path], T]) -> T:
+    """`load` the generation CURRENT names, following CURRENT if a build swaps it out and removes it meanwhile."""
     for _ in range(OPEN_ATTEMPTS):
         generation = current_generation(index_path)
         if generation is None:
             raise IndexMissingError(f"There is no index at {index_path} yet.")
         try:
-            return load_generation(generation)
+            return load(generation)
         except IndexCorruptError:
             if current_generation(index_path) == generation:
                 raise
@@ -156,26 +167,43 @@ def read_manifest(location: Path) -> Manifest:
 
 
 def load_generation(location: Path) -> IndexSnapshot:
-    try:
+    with _reading(location):
         manifest = read_manifest(location)
         articles, hashes, chunks = _read_metadata(location / "metadata.sqlite")
         dense = _read_dense(location / "dense.faiss")
+    _check_consistent(location, manifest, len(articles), len(chunks), dense)
+    return IndexSnapshot(location, manifest, articles, hashes, chunks, dense)
+
+
+def verify_generation(location: Path) -> Manifest:
+    """Read a generation's manifest, metadata counts and vectors, and check that they agree."""
+    with _reading(location):
+        manifest = read_manifest(location)
+        articles, chunks = _count_metadata(location / "metadata.sqlite")
+        dense = _read_dense(location / "dense.faiss")
+    _check_consistent(location, manifest, articles, chunks, dense)
+    return manifest
+
+
+@contextmanager
+def _reading(location: Path) -> Iterator[None]:
+    """A generation that cannot be read is damaged, unless reading it is not allowed."""
+    try:
+        yield
     except PermissionError as error:
-        raise location_error(location, error, doing="read") from error
+        raise location_error(location.parent.parent, error, doing="read") from error
     except (OSError, ValueError, TypeError, KeyError, sqlite3.DatabaseError, RuntimeError) as error:
         raise IndexCorruptError(f"The index at {location} is damaged ({_first_line(error)}).") from error
-    if (
-        dense.ntotal != len(chunks)
-        or dense.d != manifest.dimension
-        or len(chunks) != manifest.chunks
-        or len(articles) != manifest.articles
-    ):
+
+
+def _check_consistent(location: Path, manifest: Manifest, articles: int, chunks: int, dense: faiss.Index) -> None:
+    expected = (manifest.chunks, manifest.dimension, manifest.articles)
+    if (dense.ntotal, dense.d, articles) != expected or chunks != dense.ntotal:
         raise IndexCorruptError(
             f"The index at {location} is inconsistent ({dense.ntotal} vectors of {dense.d} dimensions for "
-            f"{len(chunks)} chunks of {len(articles)} articles; its manifest lists {manifest.chunks} chunks of "
+            f"{chunks} chunks of {articles} articles; its manifest lists {manifest.chunks} chunks of "
             f"{manifest.articles} articles in {manifest.dimension} dimensions)."
         )
-    return IndexSnapshot(location, manifest, articles, hashes, chunks, dense)
 
 
 def write_generation(
@@ -272,10 +300,7 @@ def _metadata_image(articles: list[Article], chunks: list[Chunk]) -> bytes:
 
 
 def _read_metadata(path: Path) -> tuple[dict[str, Article], dict[str, str], list[Chunk]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path.name} is missing")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
+    with _read_only(path) as db:
         articles: dict[str, Article] = {}
         hashes: dict[str, str] = {}
         for article_id, content_hash, data in db.execute("SELECT id, content_hash, data FROM articles"):
@@ -287,9 +312,26 @@ def _read_metadata(path: Path) -> tuple[dict[str, Article], dict[str, str], list
                 "SELECT article_id, position, start, end, text FROM chunks ORDER BY row"
             )
         ]
+    return articles, hashes, chunks
+
+
+def _count_metadata(path: Path) -> tuple[int, int]:
+    """How many articles and chunks the metadata holds."""
+    with _read_only(path) as db:
+        (articles,) = db.execute("SELECT COUNT(*) FROM articles").fetchone()
+        (chunks,) = db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+    return int(articles), int(chunks)
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} is missing")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield db
     finally:
         db.close()
-    return articles, hashes, chunks
 
 
 def _write_dense(path: Path, dense: faiss.Index) -> None:

@@ -98,7 +98,7 @@ def test_opening_the_index_during_rebuilds_never_fails(encoder: Encoder, news_co
         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")]))},
     )
     try:
-        assert process.stdout.readline().strip() == "ready"
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
         with Readers(index, encoder.model_name, READER_THREADS) as readers:
             for n in range(REBUILDS):
                 readers.wait_for_fresh_opens()
