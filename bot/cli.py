@@ -94,16 +94,17 @@ class ProgressBar:
             self._bar.close()
 
 
-def run_index(byline: Byline, only_if_missing: bool = False) -> ReindexOutcome | None:
+def run_index(byline: Byline, only_if_missing: bool = False, before_answer: bool = False) -> ReindexOutcome | None:
+    """Build or update the index; before an answer, report on stderr and only what changed."""
     bar = ProgressBar()
     try:
         outcome = byline.ensure_index(bar) if only_if_missing else byline.reindex(bar)
     finally:
         bar.close()
-    if outcome is not None:
+    if outcome is not None and not (before_answer and outcome.report.unchanged_index):
         for skipped in outcome.skipped:
             typer.secho(f"skipped {skipped}", fg="yellow", err=True)
-        typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing)
+        typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing or before_answer)
     return outcome
 
 
@@ -129,7 +130,8 @@ def ask(
         since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
         byline = make_byline(corpus, index)
         byline.clean_question(question)
-        run_index(byline, only_if_missing=True)
+        # A corpus named here is what the answer should come from: bring the index up to date with it.
+        run_index(byline, only_if_missing=corpus is None, before_answer=True)
         answer = byline.ask(question, outlet=outlet, since=since_day, until=until_day)
     typer.echo(json.dumps(answer_record(answer), ensure_ascii=False) if as_json else render_answer(answer))
 

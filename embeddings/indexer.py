@@ -65,6 +65,11 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
 
+    @property
+    def unchanged_index(self) -> bool:
+        """Nothing was added, changed or removed: the served generation stayed as it was."""
+        return not (self.added or self.changed or self.removed)
+
     def summary(self) -> str:
         return (
             f"{self.articles} articles, {self.chunks} chunks: {len(self.added)} added, {len(self.changed)} changed, "
