@@ -22,7 +22,7 @@ from embeddings.store import (
     Manifest,
     current_generation,
     load_generation,
-    remove_stale_generations,
+    remove_leftovers,
     serve_generation,
     write_generation,
 )
@@ -115,7 +115,7 @@ def _build_locked(
 ) -> BuildReport:
     started = time.monotonic()
     served = _served_generation(index_path)
-    remove_stale_generations(index_path, served=served.name if served else None)
+    remove_leftovers(index_path)
     previous = _reusable_snapshot(served, encoder.model_name, chunker_settings)
     report = _diff(articles, previous)
     if previous is not None and not (report.added or report.changed or report.removed):

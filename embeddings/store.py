@@ -3,6 +3,8 @@
 Layout of an index folder:
     CURRENT                  name of the generation being served (replaced atomically)
     generations/<name>/      manifest.json, metadata.sqlite, dense.faiss
+    generations/.building-*  a generation being written (or one a kill interrupted: the next build removes it)
+    .CURRENT.*               a new pointer being written (likewise)
     embedding-cache.sqlite   vectors by hash of the embedded text, so no text is embedded twice
     .lock                    held by whoever is building a generation
 A build writes a new generation beside the served one and only then points CURRENT at it, so a crash
@@ -41,8 +43,6 @@ CURRENT_FILE = "CURRENT"
 POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"
 BUILDING_PREFIX = ".building-"
-# Generations kept besides the served one, for readers that read CURRENT just before a swap.
-KEEP_PREVIOUS = 1
 # How many times a reader follows CURRENT when its generation is swapped out and removed mid-load.
 OPEN_ATTEMPTS = 5
 
@@ -218,7 +218,7 @@ def write_generation(
     If writing fails (a full disk, say), nothing of the new generation is left behind.
     """
     generations = index_path / GENERATIONS_DIR
-    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
+    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     building = generations / (BUILDING_PREFIX + name)
     with writing_to(index_path), _removed_on_failure(building):
         generations.mkdir(parents=True, exist_ok=True)
@@ -237,36 +237,44 @@ def write_generation(
 
 
 def serve_generation(index_path: Path, generation: Path) -> None:
-    """Point CURRENT at `generation` atomically, then remove what is no longer needed.
-
-    Call with the build lock held.
-    """
+    """Point CURRENT at `generation` atomically, then remove every generation but it and the one it replaces
+    (a reader may still be loading that one). Call with the build lock held."""
+    replaced = _served_name(index_path)
     temporary = index_path / f"{POINTER_TEMP_PREFIX}{uuid.uuid4().hex[:8]}"
     with writing_to(index_path), _removed_on_failure(temporary):
         _write_file(temporary, (generation.name + "\n").encode("utf-8"))
         os.replace(temporary, index_path / CURRENT_FILE)
         _fsync_dir(index_path)
-    remove_stale_generations(index_path, served=generation.name)
+    remove_leftovers(index_path)
+    for folder in _generation_folders(index_path):
+        if folder.name not in (generation.name, replaced):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def remove_stale_generations(index_path: Path, served: str | None) -> None:
-    """Delete what builds leave behind: unfinished generations, pointer temp files left by a kill, and every
-    finished generation but the served one and the KEEP_PREVIOUS newest others (a reader may be loading one).
-
-    Call with the build lock held.
-    """
-    for leftover in index_path.glob(POINTER_TEMP_PREFIX + "*"):
+def remove_leftovers(index_path: Path) -> None:
+    """Delete what interrupted builds leave: unfinished generations and pointer temp files. Call with the
+    build lock held."""
+    for temporary in index_path.glob(POINTER_TEMP_PREFIX + "*"):
         with suppress(OSError):
-            leftover.unlink()
+            temporary.unlink()
+    for folder in _generation_folders(index_path, finished=False):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _served_name(index_path: Path) -> str | None:
+    try:
+        generation = current_generation(index_path)
+    except IndexCorruptError:
+        return None
+    return generation.name if generation else None
+
+
+def _generation_folders(index_path: Path, finished: bool = True) -> list[Path]:
+    """Finished generations, or (finished=False) the folders of builds that never finished."""
     generations = index_path / GENERATIONS_DIR
     if not generations.is_dir():
-        return
-    folders = sorted(generations.iterdir(), key=lambda folder: folder.name, reverse=True)
-    finished = [folder for folder in folders if not folder.name.startswith(".") and folder.name != served]
-    kept = {served, *(folder.name for folder in finished[:KEEP_PREVIOUS])}
-    for folder in folders:
-        if folder.name not in kept:
-            shutil.rmtree(folder, ignore_errors=True)
+        return []
+    return [folder for folder in generations.iterdir() if folder.name.startswith(BUILDING_PREFIX) != finished]
 
 
 _SCHEMA = """
@@ -335,15 +343,20 @@ def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _write_dense(path: Path, dense: faiss.Index) -> None:
-    # Serialized here and written by Python, so that a failed write raises OSError with its errno.
-    _write_file(path, faiss.serialize_index(dense).data)
+    # Through a Python file, so that a failed write raises OSError with its errno. (mypy cannot see
+    # the callback classes: faiss's loader star-imports them from the SWIG module it picks at run time.)
+    with open(path, "wb") as handle:
+        faiss.write_index(dense, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _read_dense(path: Path) -> faiss.Index:
-    return faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+    with open(path, "rb") as handle:
+        return faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]
 
 
-def _write_file(path: Path, data: bytes | memoryview) -> None:
+def _write_file(path: Path, data: bytes) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
