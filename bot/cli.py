@@ -28,7 +28,7 @@ from bot.settings import (
     parse_day,
 )
 from corpus.errors import BylineError, Remedy
-from embeddings.indexer import BuildProgress
+from embeddings.indexer import BuildProgress, BuildReport
 from embeddings.store import IndexUnavailableError
 
 # No locals in tracebacks: they could show the bot token.
@@ -95,17 +95,22 @@ class ProgressBar:
 
 
 def run_index(byline: Byline, only_if_missing: bool = False, before_answer: bool = False) -> ReindexOutcome | None:
-    """Build or update the index; before an answer, report on stderr and only what changed."""
+    """Build or update the index; before an answer, report on stderr, and only when something changed."""
     bar = ProgressBar()
     try:
         outcome = byline.ensure_index(bar) if only_if_missing else byline.reindex(bar)
     finally:
         bar.close()
-    if outcome is not None and not (before_answer and outcome.report.unchanged_index):
-        for skipped in outcome.skipped:
-            typer.secho(f"skipped {skipped}", fg="yellow", err=True)
-        typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing or before_answer)
+    if outcome is None or (before_answer and not _changed(outcome.report)):
+        return outcome
+    for skipped in outcome.skipped:
+        typer.secho(f"skipped {skipped}", fg="yellow", err=True)
+    typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing or before_answer)
     return outcome
+
+
+def _changed(report: BuildReport) -> bool:
+    return bool(report.added or report.changed or report.removed)
 
 
 @app.command()

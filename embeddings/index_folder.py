@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,12 @@ from corpus.errors import BylineError
 
 # A write refused for lack of room: a full disk, an exhausted quota, or a file size limit.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# SQLite's primary result codes for a write that did not happen (as opposed to a damaged file).
+_SQLITE_WRITE_FAILURES = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
+)
+# How far past the end of a database a write is tried, to learn why SQLite could not grow it.
+_PROBE_MARGIN = 1 << 20
 
 
 class IndexLocationError(BylineError):
@@ -68,11 +75,40 @@ def writing_to(index_path: Path) -> Iterator[None]:
         raise location_error(index_path, error) from error
 
 
+@contextmanager
+def writing_database(index_path: Path, database: Path) -> Iterator[None]:
+    """Like `writing_to`, for an SQLite `database` in the index folder that SQLite itself writes."""
+    with writing_to(index_path):
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if not _sqlite_write_failed(error):
+                raise
+            raise _sqlite_write_error(index_path, database, error) from error
+
+
+def _sqlite_write_failed(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _SQLITE_WRITE_FAILURES
+
+
+def _sqlite_write_error(index_path: Path, database: Path, error: sqlite3.OperationalError) -> BylineError:
+    """SQLite says "database or disk is full" only for ENOSPC; other refusals are a bare I/O error, so
+    the same kind of write is tried again here to learn the reason."""
+    if error.sqlite_errorcode == sqlite3.SQLITE_FULL:
+        return IndexDiskFullError(index_path, str(error))
+    size = database.stat().st_size if database.exists() else 0
+    refused = refused_write(index_path, size + _PROBE_MARGIN)
+    if refused is not None:
+        return location_error(index_path, refused)
+    return IndexLocationError(index_path, f"cannot be written ({error}: {database.name})")
+
+
 def refused_write(folder: Path, offset: int) -> OSError | None:
     """Write one byte at `offset` of a scratch file in `folder`: the OSError the disk gives, if any.
 
-    SQLite reports a write refused for lack of room as a plain I/O error unless the disk itself is full,
-    so after one the same kind of write is tried here to learn the reason.
+    A sparse write at `offset` meets the same limits as growing a file to that size: a full disk, a
+    quota, a file size limit, a read-only folder.
     """
     try:
         descriptor, name = tempfile.mkstemp(prefix=".probe-", dir=folder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from corpus.models import Article
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.chunking import Chunk, Chunker, ChunkerSettings
 from embeddings.encoder import Encoder
-from embeddings.index_folder import writing_to
+from embeddings.index_folder import writing_database, writing_to
 from embeddings.store import (
     IndexSnapshot,
     IndexUnavailableError,
@@ -28,6 +29,7 @@ from embeddings.store import (
 )
 
 EMBED_BATCH = 64
+CACHE_FILE = "embedding-cache.sqlite"
 
 
 class IndexBusyError(BylineError):
@@ -64,11 +66,6 @@ class BuildReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     generation: str = ""
-
-    @property
-    def unchanged_index(self) -> bool:
-        """Nothing was added, changed or removed: the served generation stayed as it was."""
-        return not (self.added or self.changed or self.removed)
 
     def summary(self) -> str:
         return (
@@ -124,9 +121,11 @@ def _build_locked(
     chunker = Chunker(encoder.tokenizer, chunker_settings)
     chunks = _chunks_for(articles, previous, chunker)
     keys = [text_key(encoder.model_name, c.text) for c in chunks]
-    cache = EmbeddingCache(index_path / "embedding-cache.sqlite", encoder.dimension)
+    dimension = encoder.dimension
+    with _saving_vectors(index_path):
+        cache = EmbeddingCache(index_path / CACHE_FILE, dimension)
     try:
-        vectors, report.chunks_embedded = _embed_missing(chunks, keys, cache, encoder, started, progress)
+        vectors, report.chunks_embedded = _embed_missing(index_path, chunks, keys, cache, encoder, started, progress)
         manifest = Manifest(
             model=encoder.model_name,
             dimension=encoder.dimension,
@@ -136,7 +135,8 @@ def _build_locked(
         )
         generation = write_generation(index_path, manifest, articles, chunks, vectors)
         serve_generation(index_path, generation)
-        cache.keep_only(set(keys))
+        with _saving_vectors(index_path):
+            cache.keep_only(set(keys))
     finally:
         cache.close()
     report.articles, report.chunks = len(articles), len(chunks)
@@ -201,7 +201,13 @@ def _chunks_for(articles: list[Article], previous: IndexSnapshot | None, chunker
     return chunks
 
 
+def _saving_vectors(index_path: Path) -> AbstractContextManager[None]:
+    """Writes to the embedding cache that fail for want of room or permission raise one clear error."""
+    return writing_database(index_path, index_path / CACHE_FILE)
+
+
 def _embed_missing(
+    index_path: Path,
     chunks: list[Chunk],
     keys: list[str],
     cache: EmbeddingCache,
@@ -218,7 +224,8 @@ def _embed_missing(
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start : start + EMBED_BATCH]
         vectors = encoder.encode([text_of[key] for key in batch])
-        cache.put_many(batch, vectors)
+        with _saving_vectors(index_path):
+            cache.put_many(batch, vectors)
         known.update(zip(batch, vectors))
         tracker.done(batch)
     if not chunks:
