@@ -98,13 +98,13 @@ def _sqlite_write_error(index_path: Path, database: Path, error: sqlite3.Operati
     if error.sqlite_errorcode == sqlite3.SQLITE_FULL:
         return IndexDiskFullError(index_path, str(error))
     size = database.stat().st_size if database.exists() else 0
-    refused = refused_write(index_path, size + _PROBE_MARGIN)
+    refused = _refused_write(index_path, size + _PROBE_MARGIN)
     if refused is not None:
         return location_error(index_path, refused)
     return IndexLocationError(index_path, f"cannot be written ({error}: {database.name})")
 
 
-def refused_write(folder: Path, offset: int) -> OSError | None:
+def _refused_write(folder: Path, offset: int) -> OSError | None:
     """Write one byte at `offset` of a scratch file in `folder`: the OSError the disk gives, if any.
 
     A sparse write at `offset` meets the same limits as growing a file to that size: a full disk, a
