@@ -23,7 +23,7 @@ from embeddings.store import open_index
 from tests.conftest import front_matter_article, write_corpus
 
 SETTINGS = ChunkerSettings(max_tokens=128, overlap_tokens=24)
-REBUILDS = int(os.environ.get("BYLINE_STRESS_REBUILDS", "6"))
+REBUILDS = int(os.environ.get("BYLINE_STRESS_REBUILDS", "4"))
 READER_THREADS = 2
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 WAIT = 120  # seconds; only a safety net against a hang, never asserted on
