@@ -30,7 +30,7 @@ from bot.settings import (
     parse_day,
 )
 from corpus.errors import BylineError, Remedy
-from embeddings.indexer import BuildProgress
+from embeddings.indexer import BuildProgress, BuildReport
 from embeddings.store import IndexUnavailableError
 
 # No locals in tracebacks: they could show the bot token.
@@ -74,7 +74,12 @@ def make_byline(
 ) -> Byline:
     index_settings = load_section(IndexSettings, corpus_path=corpus, index_path=index)
     answer_settings = load_section(AnswerSettings, **answer)
-    return Byline(index_settings, answer_settings, with_library=with_library)
+    return Byline(
+        index_settings,
+        answer_settings,
+        with_library=with_library,
+        index_path_setting="--index" if index else "BYLINE_INDEX_PATH",
+    )
 
 
 class ProgressBar:
@@ -98,17 +103,23 @@ class ProgressBar:
             self._bar.close()
 
 
-def run_index(byline: Byline, only_if_missing: bool = False) -> ReindexOutcome | None:
+def run_index(byline: Byline, only_if_missing: bool = False, before_answer: bool = False) -> ReindexOutcome | None:
+    """Build or update the index; before an answer, report on stderr, and only when something changed."""
     bar = ProgressBar()
     try:
         outcome = byline.ensure_index(bar) if only_if_missing else byline.reindex(bar)
     finally:
         bar.close()
-    if outcome is not None:
-        for skipped in outcome.skipped:
-            typer.secho(f"skipped {skipped}", fg="yellow", err=True)
-        typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing)
+    if outcome is None or (before_answer and not _changed(outcome.report)):
+        return outcome
+    for skipped in outcome.skipped:
+        typer.secho(f"skipped {skipped}", fg="yellow", err=True)
+    typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing or before_answer)
     return outcome
+
+
+def _changed(report: BuildReport) -> bool:
+    return bool(report.added or report.changed or report.removed)
 
 
 @app.command()
@@ -133,7 +144,8 @@ def ask(
         since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
         byline = make_byline(corpus, index)
         byline.clean_question(question)
-        run_index(byline, only_if_missing=True)
+        # A corpus named here is what the answer should come from: bring the index up to date with it.
+        run_index(byline, only_if_missing=corpus is None, before_answer=True)
         answer = byline.ask(question, outlet=outlet, since=since_day, until=until_day)
     typer.echo(json.dumps(answer_record(answer), ensure_ascii=False) if as_json else render_answer(answer))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from corpus.errors import BylineError
 from embeddings.chunking import ChunkerSettings
-from embeddings.store import IndexMissingError, IndexUnavailableError, current_generation, read_manifest
+from embeddings.store import check_index
 
 
 def heartbeat_problem(path: Path, max_age: float) -> str | None:
@@ -20,18 +21,9 @@ def heartbeat_problem(path: Path, max_age: float) -> str | None:
 
 
 def index_problem(index_path: Path, model: str, chunker: ChunkerSettings) -> str | None:
-    """Checks the served generation's pointer and manifest, without loading the vectors."""
+    """Reads the served generation's vectors and checks them against its metadata and the settings."""
     try:
-        generation = current_generation(index_path)
-        if generation is None:
-            raise IndexMissingError(f"There is no index at {index_path} yet.")
-        manifest = read_manifest(generation)
-        manifest.check_compatible(model, chunker, index_path)
-        for name in ("dense.faiss", "metadata.sqlite"):
-            if not (generation / name).is_file():
-                return f"the index at {index_path} is missing {name}"
-    except IndexUnavailableError as error:
+        check_index(index_path, model, chunker)
+    except BylineError as error:
         return str(error)
-    except (OSError, ValueError, TypeError) as error:
-        return f"the index at {index_path} cannot be read: {error}"
     return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from corpus.models import Article
 from corpus.readers import SkippedFile, default_corpus_path
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
+from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
 from embeddings.query import QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
@@ -64,10 +67,13 @@ class Byline:
         answer_settings: AnswerSettings,
         encoder: Encoder | None = None,
         with_library: bool = True,
+        index_path_setting: str | None = "BYLINE_INDEX_PATH",
     ) -> None:
+        """`index_path_setting` names where the index path came from, for errors about the folder."""
         self.index_settings = index_settings
         # Fetched and uploaded articles, indexed with the corpus folder (None: the folder alone, e.g. for eval).
         self.library = Library(index_settings.library_file) if with_library else None
+        self.index_path_setting = index_path_setting
         self.answer_settings = answer_settings
         self.encoder = encoder or Encoder(index_settings.model)
         self.composer = AnswerComposer(
@@ -87,7 +93,7 @@ class Byline:
 
     def searcher(self) -> HybridSearcher:
         """The searcher over the served index, loaded on first use (IndexUnavailableError if it can't be)."""
-        with self._swap_lock:
+        with self._swap_lock, self._index_folder_named():
             if self._searcher is None:
                 snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
                 self._searcher = HybridSearcher(snapshot, self.encoder)
@@ -110,15 +116,16 @@ class Byline:
         `allow_empty`: build an empty index rather than raise EmptyCorpusError when there are no articles."""
         self._check_chunk_window()
         gathered = gather_articles(self.corpus_path, self.library, allow_empty=allow_empty)
-        report = build_index(
-            gathered.articles,
-            self.index_settings.index_path,
-            self.encoder,
-            self.chunker_settings,
-            progress,
-            lock_timeout=lock_timeout,
-        )
-        snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
+        with self._index_folder_named():
+            report = build_index(
+                gathered.articles,
+                self.index_settings.index_path,
+                self.encoder,
+                self.chunker_settings,
+                progress,
+                lock_timeout=lock_timeout,
+            )
+            snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
         searcher = HybridSearcher(snapshot, self.encoder)
         with self._swap_lock:
             self._searcher = searcher
@@ -208,6 +215,16 @@ class Byline:
                 raise QuestionError(f"No indexed outlet matches {outlet!r}. Indexed outlets: {known}.")
         tenants = None if tenant is None else tuple(dict.fromkeys(("", tenant)))
         return SearchFilters(outlets=outlets, since=since, until=until, tenants=tenants)
+
+    @contextmanager
+    def _index_folder_named(self) -> Iterator[None]:
+        """When the index folder itself is the problem, say which setting holds its path."""
+        try:
+            yield
+        except IndexLocationError as error:
+            if self.index_path_setting is None or error.setting is not None:
+                raise
+            raise error.naming(self.index_path_setting) from error
 
     def _check_chunk_window(self) -> None:
         window = self.encoder.max_tokens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,18 +16,20 @@ from corpus.models import Article
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.chunking import Chunk, Chunker, ChunkerSettings
 from embeddings.encoder import Encoder
+from embeddings.index_folder import writing_database, writing_to
 from embeddings.store import (
     IndexSnapshot,
     IndexUnavailableError,
     Manifest,
     current_generation,
     load_generation,
-    remove_stale_generations,
+    remove_leftovers,
     serve_generation,
     write_generation,
 )
 
 EMBED_BATCH = 64
+CACHE_FILE = "embedding-cache.sqlite"
 
 
 class IndexBusyError(BylineError):
@@ -83,13 +86,17 @@ def build_index(
     progress: ProgressCallback | None = None,
     lock_timeout: float = 0,
 ) -> BuildReport:
-    """Build and serve a new generation for `articles`, reusing every chunk and vector it can."""
-    index_path.mkdir(parents=True, exist_ok=True)
+    """Build and serve a new generation for `articles`, reusing every chunk and vector it can.
+
+    A build that fails (a full disk, say) leaves the served generation as it was, and no part of its own.
+    """
     lock = FileLock(str(index_path / ".lock"))
-    try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout as error:
-        raise IndexBusyError(f"Another build of the index at {index_path} is running.") from error
+    with writing_to(index_path):
+        index_path.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=lock_timeout)
+        except Timeout as error:  # a TimeoutError, so an OSError: caught before writing_to sees it
+            raise IndexBusyError(f"Another build of the index at {index_path} is running.") from error
     try:
         return _build_locked(articles, index_path, encoder, chunker_settings, progress)
     finally:
@@ -105,7 +112,7 @@ def _build_locked(
 ) -> BuildReport:
     started = time.monotonic()
     served = _served_generation(index_path)
-    remove_stale_generations(index_path, keep=served.name if served else None)
+    remove_leftovers(index_path)
     previous = _reusable_snapshot(served, encoder.model_name, chunker_settings)
     report = _diff(articles, previous)
     if previous is not None and not (report.added or report.changed or report.removed):
@@ -114,9 +121,11 @@ def _build_locked(
     chunker = Chunker(encoder.tokenizer, chunker_settings)
     chunks = _chunks_for(articles, previous, chunker)
     keys = [text_key(encoder.model_name, c.text) for c in chunks]
-    cache = EmbeddingCache(index_path / "embedding-cache.sqlite", encoder.dimension)
+    dimension = encoder.dimension
+    with _saving_vectors(index_path):
+        cache = EmbeddingCache(index_path / CACHE_FILE, dimension)
     try:
-        vectors, report.chunks_embedded = _embed_missing(chunks, keys, cache, encoder, started, progress)
+        vectors, report.chunks_embedded = _embed_missing(index_path, chunks, keys, cache, encoder, started, progress)
         manifest = Manifest(
             model=encoder.model_name,
             dimension=encoder.dimension,
@@ -126,7 +135,8 @@ def _build_locked(
         )
         generation = write_generation(index_path, manifest, articles, chunks, vectors)
         serve_generation(index_path, generation)
-        cache.keep_only(set(keys))
+        with _saving_vectors(index_path):
+            cache.keep_only(set(keys))
     finally:
         cache.close()
     report.articles, report.chunks = len(articles), len(chunks)
@@ -191,7 +201,13 @@ def _chunks_for(articles: list[Article], previous: IndexSnapshot | None, chunker
     return chunks
 
 
+def _saving_vectors(index_path: Path) -> AbstractContextManager[None]:
+    """Writes to the embedding cache that fail for want of room or permission raise one clear error."""
+    return writing_database(index_path, index_path / CACHE_FILE)
+
+
 def _embed_missing(
+    index_path: Path,
     chunks: list[Chunk],
     keys: list[str],
     cache: EmbeddingCache,
@@ -208,7 +224,8 @@ def _embed_missing(
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start : start + EMBED_BATCH]
         vectors = encoder.encode([text_of[key] for key in batch])
-        cache.put_many(batch, vectors)
+        with _saving_vectors(index_path):
+            cache.put_many(batch, vectors)
         known.update(zip(batch, vectors))
         tracker.done(batch)
     if not chunks:

@@ -3,10 +3,17 @@
 Layout of an index folder:
     CURRENT                  name of the generation being served (replaced atomically)
     generations/<name>/      manifest.json, metadata.sqlite, dense.faiss
+    generations/.building-*  a generation being written (or one a kill interrupted: the next build removes it)
+    .CURRENT.*               a new pointer being written (likewise)
     embedding-cache.sqlite   vectors by hash of the embedded text, so no text is embedded twice
     .lock                    held by whoever is building a generation
 A build writes a new generation beside the served one and only then points CURRENT at it, so a crash
-or kill mid-build leaves the last good index serving.
+or kill mid-build leaves the last good index serving. Generations are never changed once written.
+
+Readers take no lock: a reader reads CURRENT, then loads that generation's files. So that a build
+swapping generations meanwhile cannot pull the files from under it, the generation served before the
+current one is kept until the next swap, and a reader whose generation vanished mid-load loads the
+one CURRENT names now.
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ import os
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import faiss
 import numpy as np
@@ -26,11 +36,17 @@ import numpy as np
 from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.chunking import Chunk, ChunkerSettings
+from embeddings.index_folder import location_error, writing_to
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
+POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"
 BUILDING_PREFIX = ".building-"
+# How many times a reader follows CURRENT when its generation is swapped out and removed mid-load.
+OPEN_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 class IndexUnavailableError(BylineError):
@@ -49,6 +65,12 @@ class IndexCorruptError(IndexUnavailableError):
 
 class IndexMismatchError(IndexUnavailableError):
     pass
+
+
+class IndexChangingError(BylineError):
+    """Builds kept replacing the generation a reader was loading."""
+
+    remedy = Remedy.RETRY_LATER
 
 
 @dataclass(frozen=True)
@@ -70,8 +92,7 @@ class Manifest:
             )
         if self.model != model:
             raise IndexMismatchError(
-                f"The index at {location} was built with the model {self.model!r}, but the settings ask "
-                f"for {model!r}."
+                f"The index at {location} was built with the model {self.model!r}, but the settings ask for {model!r}."
             )
         if self.chunker != asdict(chunker):
             raise IndexMismatchError(
@@ -98,12 +119,31 @@ class IndexSnapshot:
 
 def open_index(index_path: Path, model: str, chunker: ChunkerSettings) -> IndexSnapshot:
     """Load the served generation, checking it matches the model and chunker settings."""
-    generation = current_generation(index_path)
-    if generation is None:
-        raise IndexMissingError(f"There is no index at {index_path} yet.")
-    snapshot = load_generation(generation)
+    snapshot = _from_served(index_path, load_generation)
     snapshot.manifest.check_compatible(model, chunker, index_path)
     return snapshot
+
+
+def check_index(index_path: Path, model: str, chunker: ChunkerSettings) -> Manifest:
+    """Check the served generation without loading its articles: it matches the settings, its vectors
+    can be read, and their count agrees with its metadata and manifest. IndexUnavailableError otherwise."""
+    manifest = _from_served(index_path, verify_generation)
+    manifest.check_compatible(model, chunker, index_path)
+    return manifest
+
+
+def _from_served(index_path: Path, load: Callable[[Path], T]) -> T:
+    """`load` the generation CURRENT names, following CURRENT if a build swaps it out and removes it meanwhile."""
+    for _ in range(OPEN_ATTEMPTS):
+        generation = current_generation(index_path)
+        if generation is None:
+            raise IndexMissingError(f"There is no index at {index_path} yet.")
+        try:
+            return load(generation)
+        except IndexCorruptError:
+            if current_generation(index_path) == generation:
+                raise
+    raise IndexChangingError(f"The index at {index_path} was replaced {OPEN_ATTEMPTS} times while it was loaded.")
 
 
 def current_generation(index_path: Path) -> Path | None:
@@ -112,6 +152,8 @@ def current_generation(index_path: Path) -> Path | None:
         name = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (NotADirectoryError, PermissionError) as error:
+        raise location_error(index_path, error, doing="read") from error
     except (OSError, UnicodeDecodeError) as error:
         raise IndexCorruptError(f"The index pointer {pointer} cannot be read ({error}).") from error
     if not name or "/" in name or name.startswith("."):
@@ -125,18 +167,43 @@ def read_manifest(location: Path) -> Manifest:
 
 
 def load_generation(location: Path) -> IndexSnapshot:
-    try:
+    with _reading(location):
         manifest = read_manifest(location)
         articles, hashes, chunks = _read_metadata(location / "metadata.sqlite")
-        dense = faiss.read_index(str(location / "dense.faiss"))
+        dense = _read_dense(location / "dense.faiss")
+    _check_consistent(location, manifest, len(articles), len(chunks), dense)
+    return IndexSnapshot(location, manifest, articles, hashes, chunks, dense)
+
+
+def verify_generation(location: Path) -> Manifest:
+    """Read a generation's manifest, metadata counts and vectors, and check that they agree."""
+    with _reading(location):
+        manifest = read_manifest(location)
+        articles, chunks = _count_metadata(location / "metadata.sqlite")
+        dense = _read_dense(location / "dense.faiss")
+    _check_consistent(location, manifest, articles, chunks, dense)
+    return manifest
+
+
+@contextmanager
+def _reading(location: Path) -> Iterator[None]:
+    """A generation that cannot be read is damaged, unless reading it is not allowed."""
+    try:
+        yield
+    except PermissionError as error:
+        raise location_error(location.parent.parent, error, doing="read") from error
     except (OSError, ValueError, TypeError, KeyError, sqlite3.DatabaseError, RuntimeError) as error:
         raise IndexCorruptError(f"The index at {location} is damaged ({_first_line(error)}).") from error
-    if dense.ntotal != len(chunks) or dense.d != manifest.dimension or len(articles) != manifest.articles:
+
+
+def _check_consistent(location: Path, manifest: Manifest, articles: int, chunks: int, dense: faiss.Index) -> None:
+    expected = (manifest.chunks, manifest.dimension, manifest.articles)
+    if (dense.ntotal, dense.d, articles) != expected or chunks != dense.ntotal:
         raise IndexCorruptError(
             f"The index at {location} is inconsistent ({dense.ntotal} vectors of {dense.d} dimensions for "
-            f"{len(chunks)} chunks)."
+            f"{chunks} chunks of {articles} articles; its manifest lists {manifest.chunks} chunks of "
+            f"{manifest.articles} articles in {manifest.dimension} dimensions)."
         )
-    return IndexSnapshot(location, manifest, articles, hashes, chunks, dense)
 
 
 def write_generation(
@@ -146,44 +213,68 @@ def write_generation(
     chunks: list[Chunk],
     vectors: np.ndarray,
 ) -> Path:
-    """Write a complete generation beside the served one and return its folder (not yet served)."""
+    """Write a complete generation beside the served one and return its folder (not yet served).
+
+    If writing fails (a full disk, say), nothing of the new generation is left behind.
+    """
     generations = index_path / GENERATIONS_DIR
-    generations.mkdir(parents=True, exist_ok=True)
     name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     building = generations / (BUILDING_PREFIX + name)
-    building.mkdir()
-    dense = faiss.IndexFlatIP(manifest.dimension)
-    if len(vectors):
-        dense.add(vectors)
-    faiss.write_index(dense, str(building / "dense.faiss"))
-    _write_metadata(building / "metadata.sqlite", articles, chunks)
-    (building / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
-    _fsync_tree(building)
-    final = generations / name
-    building.rename(final)
+    with writing_to(index_path), _removed_on_failure(building):
+        generations.mkdir(parents=True, exist_ok=True)
+        building.mkdir()
+        dense = faiss.IndexFlatIP(manifest.dimension)
+        if len(vectors):
+            dense.add(vectors)
+        _write_dense(building / "dense.faiss", dense)
+        _write_file(building / "metadata.sqlite", _metadata_image(articles, chunks))
+        _write_file(building / "manifest.json", json.dumps(asdict(manifest), indent=2).encode("utf-8"))
+        _fsync_dir(building)
+        final = generations / name
+        building.rename(final)
+        _fsync_dir(generations)
     return final
 
 
 def serve_generation(index_path: Path, generation: Path) -> None:
-    """Point CURRENT at `generation` atomically, then remove every other generation."""
-    temporary = index_path / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(generation.name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, index_path / CURRENT_FILE)
-    _fsync_dir(index_path)
-    remove_stale_generations(index_path, keep=generation.name)
+    """Point CURRENT at `generation` atomically, then remove every generation but it and the one it replaces
+    (a reader may still be loading that one). Call with the build lock held."""
+    replaced = _served_name(index_path)
+    temporary = index_path / f"{POINTER_TEMP_PREFIX}{uuid.uuid4().hex[:8]}"
+    with writing_to(index_path), _removed_on_failure(temporary):
+        _write_file(temporary, (generation.name + "\n").encode("utf-8"))
+        os.replace(temporary, index_path / CURRENT_FILE)
+        _fsync_dir(index_path)
+    remove_leftovers(index_path)
+    for folder in _generation_folders(index_path):
+        if folder.name not in (generation.name, replaced):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def remove_stale_generations(index_path: Path, keep: str | None) -> None:
-    """Delete unfinished builds and generations no longer served."""
+def remove_leftovers(index_path: Path) -> None:
+    """Delete what interrupted builds leave: unfinished generations and pointer temp files. Call with the
+    build lock held."""
+    for temporary in index_path.glob(POINTER_TEMP_PREFIX + "*"):
+        with suppress(OSError):
+            temporary.unlink()
+    for folder in _generation_folders(index_path, finished=False):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _served_name(index_path: Path) -> str | None:
+    try:
+        generation = current_generation(index_path)
+    except IndexCorruptError:
+        return None
+    return generation.name if generation else None
+
+
+def _generation_folders(index_path: Path, finished: bool = True) -> list[Path]:
+    """Finished generations, or (finished=False) the folders of builds that never finished."""
     generations = index_path / GENERATIONS_DIR
     if not generations.is_dir():
-        return
-    for folder in generations.iterdir():
-        if folder.name != keep:
-            shutil.rmtree(folder, ignore_errors=True)
+        return []
+    return [folder for folder in generations.iterdir() if folder.name.startswith(BUILDING_PREFIX) != finished]
 
 
 _SCHEMA = """
@@ -193,26 +284,31 @@ CREATE TABLE chunks (row INTEGER PRIMARY KEY, article_id TEXT NOT NULL, position
 """
 
 
-def _write_metadata(path: Path, articles: list[Article], chunks: list[Chunk]) -> None:
-    with sqlite3.connect(path) as db:
-        db.executescript(_SCHEMA)
-        db.executemany(
-            "INSERT INTO articles VALUES (?, ?, ?)",
-            [(a.id, a.content_hash, a.model_dump_json()) for a in articles],
-        )
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-            [(row, c.article_id, c.index, c.start, c.end, c.text) for row, c in enumerate(chunks)],
-        )
-    # sqlite3's context manager commits but does not close.
-    db.close()
+def _metadata_image(articles: list[Article], chunks: list[Chunk]) -> bytes:
+    """The metadata database, built in memory and returned as the bytes of its file.
+
+    Writing those bytes ourselves, rather than letting SQLite write a file, turns a full disk into an
+    OSError that says so (SQLite reports some of those as a bare "disk I/O error").
+    """
+    db = sqlite3.connect(":memory:")
+    try:
+        with db:
+            db.executescript(_SCHEMA)
+            db.executemany(
+                "INSERT INTO articles VALUES (?, ?, ?)",
+                [(a.id, a.content_hash, a.model_dump_json()) for a in articles],
+            )
+            db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                [(row, c.article_id, c.index, c.start, c.end, c.text) for row, c in enumerate(chunks)],
+            )
+        return db.serialize()
+    finally:
+        db.close()
 
 
 def _read_metadata(path: Path) -> tuple[dict[str, Article], dict[str, str], list[Chunk]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path.name} is missing")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
+    with _read_only(path) as db:
         articles: dict[str, Article] = {}
         hashes: dict[str, str] = {}
         for article_id, content_hash, data in db.execute("SELECT id, content_hash, data FROM articles"):
@@ -224,16 +320,61 @@ def _read_metadata(path: Path) -> tuple[dict[str, Article], dict[str, str], list
                 "SELECT article_id, position, start, end, text FROM chunks ORDER BY row"
             )
         ]
-    finally:
-        db.close()
     return articles, hashes, chunks
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-    _fsync_dir(folder)
+def _count_metadata(path: Path) -> tuple[int, int]:
+    """How many articles and chunks the metadata holds."""
+    with _read_only(path) as db:
+        (articles,) = db.execute("SELECT COUNT(*) FROM articles").fetchone()
+        (chunks,) = db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+    return int(articles), int(chunks)
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} is missing")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _write_dense(path: Path, dense: faiss.Index) -> None:
+    # Through a Python file, so that a failed write raises OSError with its errno. (mypy cannot see
+    # the callback classes: faiss's loader star-imports them from the SWIG module it picks at run time.)
+    with open(path, "wb") as handle:
+        faiss.write_index(dense, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_dense(path: Path) -> faiss.Index:
+    with open(path, "rb") as handle:
+        return faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    """Remove `path` (a file or a folder) if the block fails, so no half-written file stays behind."""
+    try:
+        yield
+    except BaseException:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with suppress(OSError):
+                path.unlink()
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import signal
 import time
@@ -484,26 +485,33 @@ def test_sigterm_closes_the_connection_cleanly(
     discord_server.assert_clean()
 
 
+def _reindex_reply(server: DiscordTestServer, token: str, text: str) -> Any:
+    """The follow-up to /reindex whose content contains `text`, once there is one."""
+    return next(
+        (
+            r
+            for r in server.requests_matching("POST", rf"/webhooks/\d+/{token}")
+            if text in ((r.json or {}).get("content") or "")
+        ),
+        None,
+    )
+
+
 def test_an_unexpected_failure_is_logged_and_the_user_gets_an_apology(
     encoder: Encoder, news_corpus: Path, discord_server: DiscordTestServer, run, tmp_path: Path, caplog
 ) -> None:
-    # A file where the index folder should be: the build fails with an OSError nobody planned for.
-    blocked = tmp_path / "index-is-a-file"
-    blocked.write_text("not a folder")
-    byline = make_byline(encoder, news_corpus, blocked / "index")
+    # An encoder misconfigured in code (batch size 0): the build fails deep in sentence-transformers with a
+    # ValueError nobody planned for. It shares the session's model, loaded before the copy.
+    assert encoder.dimension > 0
+    broken = copy.copy(encoder)
+    broken.batch_size = 0
+    byline = make_byline(broken, news_corpus, tmp_path / "index")
 
     async def scenario() -> None:
         async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server):
             reindex = await discord_server.send_interaction("reindex", user="owner")
             await discord_server.wait_until(
-                lambda: next(
-                    (
-                        r
-                        for r in discord_server.requests_matching("POST", rf"/webhooks/\d+/{reindex.token}")
-                        if "Sorry, something went wrong" in ((r.json or {}).get("content") or "")
-                    ),
-                    None,
-                ),
+                lambda: _reindex_reply(discord_server, reindex.token, "Sorry, something went wrong"),
                 timeout=60,
                 what="an apology",
             )
@@ -511,3 +519,23 @@ def test_an_unexpected_failure_is_logged_and_the_user_gets_an_apology(
     run(scenario(), timeout=90)
     logged = [r for r in caplog.records if r.name == "bot.exts.errors" and r.levelname == "ERROR"]
     assert logged and logged[0].exc_info is not None, "the traceback is logged"
+
+
+def test_an_index_folder_that_cannot_be_used_is_one_line_naming_the_setting(
+    encoder: Encoder, news_corpus: Path, discord_server: DiscordTestServer, run, tmp_path: Path, caplog
+) -> None:
+    blocked = tmp_path / "index-is-a-file"
+    blocked.write_text("not a folder")
+    byline = make_byline(encoder, news_corpus, blocked / "index")
+    expected = f"The index folder {blocked / 'index'} (BYLINE_INDEX_PATH) cannot be used: {blocked} is a file"
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server):
+            reindex = await discord_server.send_interaction("reindex", user="owner")
+            await discord_server.wait_until(
+                lambda: _reindex_reply(discord_server, reindex.token, expected), timeout=60, what="the reason"
+            )
+            assert _reindex_reply(discord_server, reindex.token, "Sorry, something went wrong") is None
+
+    run(scenario(), timeout=90)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "an expected error is no bug"
