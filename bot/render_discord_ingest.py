@@ -195,7 +195,10 @@ def digest_embed(articles: list[Article]) -> discord.Embed:
 
 
 def status_feed_fields(
-    overview: FeedsOverview | None, newest_article: datetime | None, next_check: datetime | None
+    overview: FeedsOverview | None,
+    newest_article: datetime | None,
+    next_check: datetime | None,
+    checks_enabled: bool = True,
 ) -> list[tuple[str, str]]:
     """(name, value) fields for /status: feeds and failing ones, last and next check, newest article."""
     fields = [("Newest article", newest_article.date().isoformat() if newest_article else "none")]
@@ -205,7 +208,8 @@ def status_feed_fields(
     fields.append(("Feeds", f"{overview.feeds:,}{failing}"))
     fields.append(("Last feed check", when(overview.last_check)))
     if overview.feeds:
-        fields.append(("Next feed check", when(next_check) if next_check else "off"))
+        planned = when(next_check) if next_check else "soon"
+        fields.append(("Next feed check", planned if checks_enabled else "off (BYLINE_FEEDS_INTERVAL_MINUTES is 0)"))
     return fields
 
 

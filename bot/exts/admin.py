@@ -99,7 +99,8 @@ class Admin(commands.Cog):
         embed.add_field(name="Outlets", value=f"{status.outlets:,}")
         embed.add_field(name="Model", value=shorten(safe(status.model), 1024), inline=False)
         embed.add_field(name="Index built", value=status.built_at, inline=False)
-        for name, value in status_feed_fields(overview, status.newest_article, self.bot.next_feed_check):
+        scheduled = ingest is not None and ingest.feeds_settings.interval_minutes > 0
+        for name, value in status_feed_fields(overview, status.newest_article, self.bot.next_feed_check, scheduled):
             embed.add_field(name=name, value=value)
         running = self.bot.index_jobs.running(interaction.guild_id)
         embed.add_field(name="Reindex running", value=f"Yes: {safe(running)}" if running else "No", inline=False)
