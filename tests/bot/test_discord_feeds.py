@@ -537,3 +537,27 @@ def test_what_a_server_adds_is_answered_only_there(
         discord_server.assert_clean()
 
     run(scenario(), timeout=300)
+
+
+def test_links_to_private_addresses_are_refused_unless_allowed(
+    encoder: Encoder, site: NewsSite, discord_server: DiscordTestServer, run, tmp_path: Path
+) -> None:
+    ingest = make_ingest(encoder, tmp_path, allow_private=False)
+    page = publish(site, APPLE)
+    feed = publish_feed(site, "/feed.xml", [APPLE], "Local Desk")
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(ingest, discord_server, tmp_path), discord_server) as bot:
+            added = await command(discord_server, bot, "add", {"url": f"{page} http://169.254.169.254/latest/"})
+            lines = [line for line in final_text(discord_server, added).splitlines() if line.startswith("**")]
+            assert len(lines) == 2 and all(line.startswith("**failed**") for line in lines), lines
+            assert "loopback" in lines[0] and "metadata" in lines[1]
+            followed = await command(discord_server, bot, "feeds add", {"url": feed})
+            assert final_text(discord_server, followed).startswith("Failed: refused to fetch")
+        assert site.page_requests() == [] and ingest.feeds(None) == [], "no request left the bot"
+        discord_server.assert_clean()
+
+    try:
+        run(scenario(), timeout=120)
+    finally:
+        ingest.close()
