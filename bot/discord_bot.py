@@ -1,7 +1,8 @@
 """The Discord bot: a small commands.Bot whose setup_hook loads the cogs and syncs slash commands.
 
-Slow work (encoding, searching, indexing) never runs on the event loop: questions go to a small
-thread pool, a reindex to a pool of its own, so a reindex neither blocks answers nor heartbeats.
+Slow work (encoding, searching, fetching, indexing) never runs on the event loop: questions go to a
+small thread pool; reindexing, feed checks and added links to a pool of their own, one job at a time
+(`index_jobs`), so they neither block answers nor heartbeats, and two index builds never overlap.
 """
 
 from __future__ import annotations
@@ -11,23 +12,28 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TypeVar
 
 import discord
 from discord.ext import commands, tasks
 
+from bot.index_jobs import IndexJobs
+from bot.ingest import IngestService
 from bot.service import Byline
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, FeedsSettings, FetchSettings, load_section
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin")
+EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin", "bot.exts.feeds", "bot.exts.scheduler")
 HEARTBEAT_FILE_SECONDS = 20
 
 
 class BylineBot(commands.Bot):
-    def __init__(self, service: Byline, settings: DiscordSettings, **options) -> None:
+    def __init__(
+        self, service: Byline, settings: DiscordSettings, ingest: IngestService | None = None, **options
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = settings.message_content
         options.setdefault("guild_ready_timeout", 1.0)
@@ -40,6 +46,11 @@ class BylineBot(commands.Bot):
         )
         self.service = service
         self.settings = settings
+        # Feeds, links and uploads (None when the Byline keeps no library); made from the environment if not given.
+        self._owns_ingest = ingest is None and service.library is not None
+        self.ingest = _ingest_from_environment(service) if self._owns_ingest else ingest
+        self.index_jobs = IndexJobs()
+        self.next_feed_check: datetime | None = None  # set by the feed scheduler
         self._question_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="byline-ask")
         self._index_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="byline-index")
 
@@ -84,15 +95,22 @@ class BylineBot(commands.Bot):
 
     async def close(self) -> None:
         self.touch_heartbeat_file.cancel()
-        admin = self.get_cog("Admin")
-        if admin is not None:
-            admin.cancel_reindex()
+        self.index_jobs.cancel()
         await super().close()
         self._question_pool.shutdown(wait=False, cancel_futures=True)
         self._index_pool.shutdown(wait=True, cancel_futures=True)
+        if self._owns_ingest and self.ingest is not None:
+            self._owns_ingest = False
+            self.ingest.close()
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d servers", self.user, len(self.guilds))
+
+
+def _ingest_from_environment(service: Byline) -> IngestService:
+    fetch = load_section(FetchSettings)
+    feeds = load_section(FeedsSettings)
+    return IngestService(service, fetch, feeds)  # type: ignore[arg-type]
 
 
 def _write_heartbeat(path) -> None:

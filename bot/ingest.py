@@ -20,7 +20,7 @@ from bot.settings import FeedsSettings, FetchSettings
 from corpus.errors import BylineError
 from corpus.fetch import Fetcher, Resolver, system_resolver
 from corpus.gather import load_corpus_articles
-from corpus.ingest import FeedCheck, FetchProgressCallback, Ingestor, IngestPolicy, LinkOutcome
+from corpus.ingest import FeedCheck, FetchProgressCallback, Ingestor, IngestPolicy, LinkOutcome, check_upload
 from corpus.library import FeedRecord, Library, StoredArticle
 from corpus.models import Article
 from embeddings.indexer import IndexBusyError, ProgressCallback
@@ -166,6 +166,11 @@ class IngestService:
         result = LinksAdded(outcomes=outcomes)
         self._index_if(any(_changed(o) for o in outcomes), result, index_progress)
         return result
+
+    def check_upload(self, filename: str, size: int) -> str:
+        """The name an upload of `size` bytes is read under; UploadError (unsupported type, too large)
+        before anything is downloaded."""
+        return check_upload(filename, size, self.ingestor.policy.max_upload_bytes)
 
     def update(
         self,

@@ -99,7 +99,8 @@ class DiscordSettings(BaseSettings):
         None, description="Sync slash commands to this server only (instant); empty syncs globally."
     )
     admin_role_ids: list[int] = Field(
-        default_factory=list, description="Roles allowed to reindex besides Manage Server, as a JSON list."
+        default_factory=list,
+        description="Roles allowed to use the admin commands (reindex, feeds, add) besides Manage Server, as a JSON list.",
     )
     channel_ids: list[int] = Field(
         default_factory=list, description="Answer only in these channels, as a JSON list; empty means everywhere."
@@ -114,8 +115,13 @@ class DiscordSettings(BaseSettings):
         default_factory=lambda: default_data_dir() / "heartbeat",
         description="File the bot touches while connected (for health checks).",
     )
+    announce_channel_id: int | None = Field(
+        None,
+        description="Channel where the bot posts the headlines its feed checks bring in (only those that "
+        "channel's server may see); empty posts nothing.",
+    )
 
-    @field_validator("guild_id", mode="before")
+    @field_validator("guild_id", "announce_channel_id", mode="before")
     @classmethod
     def _empty_guild(cls, value: object) -> object:
         return None if value == "" else value
@@ -181,8 +187,8 @@ class FeedsSettings(BaseSettings):
 
     model_config = _section("BYLINE_FEEDS_")
 
-    interval_minutes: int = Field(
-        30, ge=0, description="The bot checks every feed this often (with some jitter); 0 turns that off."
+    interval_minutes: float = Field(
+        30, ge=0, description="The bot checks every feed this often, in minutes (with some jitter); 0 turns that off."
     )
     max_entries_per_check: int = Field(
         50, ge=1, le=1000, description="Most new entries taken from one feed per check; the rest wait for later checks."

@@ -190,12 +190,8 @@ class Ingestor:
         """The articles of an uploaded file (same readers as the corpus folder), each kept once.
 
         UploadError when the file as a whole cannot be read; a bad record of it is one failed outcome."""
-        name = Path(filename).name or "upload"
-        reader = READERS.get(Path(name).suffix.lower())
-        if reader is None:
-            raise UploadError(f"{name}: unsupported file type (use one of {', '.join(READERS)})")
-        if len(data) > self.policy.max_upload_bytes:
-            raise UploadError(f"{name}: too large ({len(data):,} bytes; the limit is {self.policy.max_upload_bytes:,})")
+        name = check_upload(filename, len(data), self.policy.max_upload_bytes)
+        reader = READERS[Path(name).suffix.lower()]
         if not data.strip():
             raise UploadError(f"{name}: empty file")
         if b"\x00" in data:
@@ -500,6 +496,17 @@ class Ingestor:
                 progress(update)
             except Exception as error:
                 raise _ProgressAborted() from error
+
+
+def check_upload(filename: str, size: int, max_bytes: int) -> str:
+    """The file name an upload is read under, if a file of this name and size can be read at all;
+    UploadError otherwise (so a face can refuse it before downloading anything)."""
+    name = Path(filename).name or "upload"
+    if Path(name).suffix.lower() not in READERS:
+        raise UploadError(f"{name}: unsupported file type (use one of {', '.join(READERS)})")
+    if size > max_bytes:
+        raise UploadError(f"{name}: too large ({size:,} bytes; the limit is {max_bytes:,})")
+    return name
 
 
 @contextmanager

@@ -17,8 +17,8 @@ Gateway (``ws://127.0.0.1:PORT/``, API v10, JSON encoding, no compression)
     records the query and simply sends uncompressed TEXT frames, which discord.py
     accepts.  HELLO (configurable ``heartbeat_interval``); IDENTIFY (token checked,
     close 4004 otherwise) -> READY (user, application id/flags, session_id,
-    ``resume_gateway_url`` = ``ws://127.0.0.1:PORT/resume``) then GUILD_CREATE for the
-    one configured guild (channels, roles, members incl. the bot member, owner_id,
+    ``resume_gateway_url`` = ``ws://127.0.0.1:PORT/resume``) then GUILD_CREATE for each
+    configured guild (the main one, then ``other_guilds``: channels, roles, members incl. the bot member, owner_id,
     active threads; READY echoes IDENTIFY's ``shard`` for AutoShardedClient);
     HEARTBEAT -> HEARTBEAT_ACK (every heartbeat's arrival time is
     recorded); RESUME -> replay of every event the client missed, then RESUMED (an
@@ -57,8 +57,12 @@ Discord-side validation (HTTP 400 ``{"code": 50035, "message": "Invalid Form Bod
     interaction); follow-ups before any acknowledgement (404, 10015 Unknown Webhook).
     Every such rejection is appended to ``violations``.
 
-Not modelled: rate limits, voice, DMs (everything happens in the one guild), presences, members beyond the
-configured ones, option ``resolved`` data, reactions, message history, permissions
+Application commands: subcommands and groups (``send_interaction("feeds add", ...)``); attachment
+options carry the attachment in ``resolved`` (:meth:`DiscordTestServer.attachment`), and its bytes are
+served over HTTP at ``/ephemeral-attachments/{app}/{id}/{filename}`` as Discord's CDN serves uploads.
+
+Not modelled: rate limits, voice, DMs (everything happens in the configured guilds), presences, members
+beyond the configured ones, ``resolved`` users/roles/channels, reactions, message history, permissions
 enforcement (permissions are *reported*, never checked).
 
 Everything the server receives is recorded: REST requests (method, path, query, JSON
@@ -96,12 +100,14 @@ __all__ = [
     "DiscordTestServer",
     "FakeUser",
     "GatewayFrame",
+    "GuildSpec",
     "InteractionRecord",
     "RecordedRequest",
     "Violation",
     "capture_discord_errors",
     "discord_py_pointed_at",
     "running_bot",
+    "second_guild",
     "validate_message",
 ]
 
@@ -156,6 +162,9 @@ EVERYONE_PERMISSIONS = (
 )
 MODERATOR_PERMISSIONS = Perm.MANAGE_MESSAGES | Perm.MANAGE_THREADS
 BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MODERATOR_PERMISSIONS
+
+
+ATTACHMENT_OPTION = 11  # application command option type
 
 
 class InteractionType(IntEnum):
@@ -244,6 +253,36 @@ APPLICATION_ID = _fixed_id(1)
 GUILD_ID = _fixed_id(2)
 BOT_ROLE_ID = _fixed_id(3)
 MODERATOR_ROLE_ID = _fixed_id(4)
+SECOND_GUILD_ID = _fixed_id(5)
+
+
+@dataclass(frozen=True)
+class GuildSpec:
+    """One guild the bot is in: its owner (who has every permission), other humans, channels and roles."""
+
+    id: int
+    name: str
+    owner: FakeUser
+    humans: tuple[FakeUser, ...] = ()
+    text_channels: dict[str, int] = field(default_factory=dict)
+    moderator_role_id: int = MODERATOR_ROLE_ID
+    bot_role_id: int = BOT_ROLE_ID
+
+    def users(self, bot_user: FakeUser) -> tuple[FakeUser, ...]:
+        return (self.owner, *self.humans, bot_user)
+
+
+def second_guild() -> GuildSpec:
+    """Another server with its own people and channels (names unique across guilds), for tenancy tests."""
+    return GuildSpec(
+        id=SECOND_GUILD_ID,
+        name="Other Test Guild",
+        owner=FakeUser(_fixed_id(30), "owner-b"),
+        humans=(FakeUser(_fixed_id(31), "reader-b"), FakeUser(_fixed_id(32), "moderator-b", role_ids=(_fixed_id(6),))),
+        text_channels={"b-general": _fixed_id(40), "b-news": _fixed_id(41)},
+        moderator_role_id=_fixed_id(6),
+        bot_role_id=_fixed_id(7),
+    )
 
 
 @dataclass
@@ -266,10 +305,25 @@ class DiscordServerConfig:
         default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)}
     )
     attachment_size_limit: int = 10 * 1024 * 1024
+    other_guilds: tuple[GuildSpec, ...] = ()  # more guilds the bot is in, e.g. (second_guild(),)
+
+    @property
+    def guilds(self) -> tuple[GuildSpec, ...]:
+        """The main guild (the fields above) first, then the others."""
+        main = GuildSpec(self.guild_id, self.guild_name, self.owner, self.humans, self.text_channels)
+        return (main, *self.other_guilds)
 
     @property
     def users(self) -> tuple[FakeUser, ...]:
-        return (self.owner, *self.humans, self.bot_user)
+        """Everyone in any guild, the bot last."""
+        humans = [user for guild in self.guilds for user in (guild.owner, *guild.humans)]
+        return (*humans, self.bot_user)
+
+    def guild(self, guild_id: int) -> GuildSpec:
+        for guild in self.guilds:
+            if guild.id == guild_id:
+                return guild
+        raise KeyError(f"no guild {guild_id}")
 
 
 # --------------------------------------------------------------------------- records
@@ -535,6 +589,8 @@ class DiscordTestServer:
         self.messages: dict[int, Json] = {}
         self.commands: dict[int | None, list[Json]] = {}  # guild id (None = global) -> commands
         self.interactions: dict[int, InteractionRecord] = {}
+        self.attachment_files: dict[int, tuple[str, bytes, str]] = {}  # id -> (filename, data, content type)
+        self.attachment_downloads: list[str] = []  # paths of attachment downloads, in order
         self._session: GatewaySession | None = None
         self._sessions: dict[str, GatewaySession] = {}
         self._tick = asyncio.Event()
@@ -549,6 +605,7 @@ class DiscordTestServer:
         app = web.Application()
         app.router.add_get("/", self._gateway)
         app.router.add_get("/resume", self._gateway)
+        app.router.add_get(r"/ephemeral-attachments/{app}/{id:\d+}/{filename}", self._serve_attachment)
         app.router.add_route("*", "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -594,7 +651,10 @@ class DiscordTestServer:
 
     def channel_id(self, name: str) -> int:
         """A configured text channel's id, e.g. ``server.channel_id("general")``."""
-        return self.config.text_channels[name]
+        for guild in self.config.guilds:
+            if name in guild.text_channels:
+                return guild.text_channels[name]
+        raise KeyError(f"no channel {name!r}")
 
     def messages_in(self, channel_id: int) -> list[Json]:
         return [m for m in self.messages.values() if int(m["channel_id"]) == channel_id]
@@ -743,7 +803,8 @@ class DiscordTestServer:
         self._sessions[session.id] = session
         self._session, conn.session, session.connection = session, session, conn
         await self.dispatch("READY", self._ready_payload(session))
-        await self.dispatch("GUILD_CREATE", self._guild_payload())
+        for guild in self.config.guilds:
+            await self.dispatch("GUILD_CREATE", self._guild_payload(guild))
 
     async def _resume(self, conn: GatewayConnection, data: Json) -> None:
         session = self._sessions.get(data.get("session_id") or "")
@@ -763,8 +824,9 @@ class DiscordTestServer:
         await self.dispatch("RESUMED", {})
 
     async def _members_chunk(self, data: Json) -> None:
-        members = [self._member_payload(u, with_user=True) for u in self.config.users]
-        chunk = {"guild_id": str(self.config.guild_id), "members": members, "chunk_index": 0, "chunk_count": 1}
+        guild = self.config.guild(int(data.get("guild_id") or self.config.guild_id))
+        members = [self._member_payload(u, with_user=True, guild=guild) for u in guild.users(self.config.bot_user)]
+        chunk = {"guild_id": str(guild.id), "members": members, "chunk_index": 0, "chunk_count": 1}
         if data.get("nonce"):
             chunk["nonce"] = data["nonce"]
         await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
@@ -825,7 +887,7 @@ class DiscordTestServer:
         return {
             "v": API_VERSION,
             "user": {**self.config.bot_user.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(self.config.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in self.config.guilds],
             "session_id": session.id,
             "session_type": "normal",
             "shard": session.shard,
@@ -839,14 +901,15 @@ class DiscordTestServer:
             "geo_ordered_rtc_regions": [],
         }
 
-    def _permissions(self, user: FakeUser) -> int:
-        if user.id == self.config.owner.id:
+    def _permissions(self, user: FakeUser, guild: GuildSpec | None = None) -> int:
+        guild = guild or self.config.guilds[0]
+        if user.id == guild.owner.id:
             return Perm.ALL
         if user.bot:
             return BOT_PERMISSIONS
-        return EVERYONE_PERMISSIONS | (MODERATOR_PERMISSIONS if MODERATOR_ROLE_ID in user.role_ids else 0)
+        return EVERYONE_PERMISSIONS | (MODERATOR_PERMISSIONS if guild.moderator_role_id in user.role_ids else 0)
 
-    def _roles(self) -> list[Json]:
+    def _roles(self, guild: GuildSpec) -> list[Json]:
         def role(role_id: int, name: str, perms: int, position: int, **extra: Any) -> Json:
             return {
                 "id": str(role_id), "name": name, "color": 0,
@@ -856,15 +919,18 @@ class DiscordTestServer:
             }
 
         return [
-            role(self.config.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
-            role(MODERATOR_ROLE_ID, "Moderator", MODERATOR_PERMISSIONS, 1),
-            role(BOT_ROLE_ID, self.config.bot_user.username, BOT_PERMISSIONS, 2,
+            role(guild.id, "@everyone", EVERYONE_PERMISSIONS, 0),
+            role(guild.moderator_role_id, "Moderator", MODERATOR_PERMISSIONS, 1),
+            role(guild.bot_role_id, self.config.bot_user.username, BOT_PERMISSIONS, 2,
                  managed=True, tags={"bot_id": str(self.config.bot_user.id)}),
         ]
 
-    def _member_payload(self, user: FakeUser, *, with_user: bool, permissions: int | None = None) -> Json:
+    def _member_payload(
+        self, user: FakeUser, *, with_user: bool, permissions: int | None = None, guild: GuildSpec | None = None
+    ) -> Json:
+        role_ids = (guild.bot_role_id,) if user.bot and guild is not None else user.role_ids
         member: Json = {
-            "roles": [str(r) for r in user.role_ids], "joined_at": "2025-01-01T00:00:00+00:00",
+            "roles": [str(r) for r in role_ids], "joined_at": "2025-01-01T00:00:00+00:00",
             "deaf": False, "mute": False, "flags": 0, "pending": False,
             "nick": None, "avatar": None, "premium_since": None, "communication_disabled_until": None,
         }
@@ -875,30 +941,35 @@ class DiscordTestServer:
         return member
 
     def _create_guild_channels(self) -> None:
-        for position, (name, channel_id) in enumerate(self.config.text_channels.items()):
-            self.channels[channel_id] = {
-                "id": str(channel_id), "type": 0, "guild_id": str(self.config.guild_id), "name": name,
-                "position": position, "permission_overwrites": [], "nsfw": False, "parent_id": None,
-                "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
-                "default_auto_archive_duration": 1440,
-            }
+        for guild in self.config.guilds:
+            for position, (name, channel_id) in enumerate(guild.text_channels.items()):
+                self.channels[channel_id] = {
+                    "id": str(channel_id), "type": 0, "guild_id": str(guild.id), "name": name,
+                    "position": position, "permission_overwrites": [], "nsfw": False, "parent_id": None,
+                    "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
+                    "default_auto_archive_duration": 1440,
+                }
 
-    def _guild_payload(self) -> Json:
-        cfg = self.config
-        threads = [t for t in self.threads() if not t["thread_metadata"]["archived"]]
+    def _guild_of_channel(self, channel_id: int) -> GuildSpec:
+        return self.config.guild(int(self.channels[channel_id]["guild_id"]))
+
+    def _guild_payload(self, guild: GuildSpec) -> Json:
+        users = guild.users(self.config.bot_user)
+        in_guild = [c for c in self.channels.values() if c["guild_id"] == str(guild.id)]
+        threads = [t for t in in_guild if t["type"] in (10, 11, 12) and not t["thread_metadata"]["archived"]]
         return {
-            "id": str(cfg.guild_id), "name": cfg.guild_name, "icon": None, "splash": None,
+            "id": str(guild.id), "name": guild.name, "icon": None, "splash": None,
             "discovery_splash": None, "description": None, "features": [], "emojis": [], "stickers": [],
-            "owner_id": str(cfg.owner.id), "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
+            "owner_id": str(guild.owner.id), "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
             "verification_level": 0, "default_message_notifications": 1, "explicit_content_filter": 0,
-            "roles": self._roles(), "mfa_level": 0, "nsfw_level": 0, "application_id": None,
+            "roles": self._roles(guild), "mfa_level": 0, "nsfw_level": 0, "application_id": None,
             "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
             "vanity_url_code": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US",
             "public_updates_channel_id": None, "incidents_data": None,
             "joined_at": "2025-01-01T00:00:00+00:00", "large": False, "unavailable": False,
-            "member_count": len(cfg.users),
-            "members": [self._member_payload(u, with_user=True) for u in cfg.users],
-            "channels": [c for c in self.channels.values() if c["type"] not in (10, 11, 12)],
+            "member_count": len(users),
+            "members": [self._member_payload(u, with_user=True, guild=guild) for u in users],
+            "channels": [c for c in in_guild if c["type"] not in (10, 11, 12)],
             "threads": threads, "voice_states": [], "presences": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [],
         }
@@ -937,17 +1008,25 @@ class DiscordTestServer:
         """A user runs slash command ``/command_name``; dispatches INTERACTION_CREATE.
 
         The command must have been synced by the bot (guild commands first, then global).
-        ``options`` is ``{name: value}`` (types come from the synced definition) or a raw list.
+        ``command_name`` may name a subcommand: ``"feeds add"``. ``options`` is ``{name: value}``
+        (types come from the synced definition; an attachment option takes what :meth:`attachment`
+        returned) or a raw list. ``guild_id`` defaults to the channel's guild, else the main one.
         """
+        if guild_id is None and channel_id is not None:
+            guild_id = self._guild_of_channel(channel_id).id
         guild_id = guild_id or self.config.guild_id
-        channel_id = channel_id or next(iter(self.config.text_channels.values()))
-        command = self._find_command(command_name, guild_id)
-        data: Json = {"id": command["id"], "name": command_name, "type": command.get("type", 1)}
+        channel_id = channel_id or next(iter(self.config.guild(guild_id).text_channels.values()))
+        name, *subcommands = command_name.split()
+        command = self._find_command(name, guild_id)
+        data: Json = {"id": command["id"], "name": name, "type": command.get("type", 1)}
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        built = self._build_options(command, options)
+        resolved: Json = {}
+        built = self._build_options(command, options, subcommands, resolved)
         if built:
             data["options"] = built
+        if resolved:
+            data["resolved"] = resolved
         payload = self._interaction_payload(
             InteractionType.APPLICATION_COMMAND, user, permissions, guild_id, channel_id, locale
         )
@@ -994,6 +1073,30 @@ class DiscordTestServer:
                 return await self.send_component_interaction(message_id, button["custom_id"], user=user)
         raise LookupError(f"no button {label or custom_id!r} on message {message_id}")
 
+    def attachment(self, filename: str, data: bytes, content_type: str = "text/plain; charset=utf-8") -> Json:
+        """A file a user uploads into a command's attachment option, as Discord describes it.
+
+        Like Discord's ephemeral uploads, it is served over HTTP (here from 127.0.0.1) at its ``url``,
+        with signed query parameters; each download is recorded in ``attachment_downloads``."""
+        attachment_id = self.new_id()
+        self.attachment_files[attachment_id] = (filename, data, content_type)
+        signature = secrets.token_hex(16)
+        path = f"/ephemeral-attachments/{self.config.application_id}/{attachment_id}/{filename}"
+        url = f"http://127.0.0.1:{self.port}{path}?ex=0&is=0&hm={signature}"
+        return {
+            "id": str(attachment_id), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
+            "content_type": content_type, "ephemeral": True,
+        }
+
+    async def _serve_attachment(self, request: web.Request) -> web.Response:
+        self.attachment_downloads.append(request.path)
+        stored = self.attachment_files.get(int(request.match_info["id"]))
+        self._notify()
+        if stored is None or stored[0] != request.match_info["filename"]:
+            return web.Response(status=404, text="404: Not Found")
+        filename, data, content_type = stored
+        return web.Response(status=200, body=data, headers={"Content-Type": content_type})
+
     def _find_command(self, name: str, guild_id: int | None) -> Json:
         for scope in (guild_id, None):
             for command in self.commands.get(scope, []):
@@ -1003,7 +1106,19 @@ class DiscordTestServer:
         raise LookupError(f"/{name} was never synced by the bot (synced: {synced})")
 
     @staticmethod
-    def _build_options(command: Json, options: dict[str, Any] | list[Json] | None) -> list[Json]:
+    def _build_options(
+        command: Json, options: dict[str, Any] | list[Json] | None, subcommands: list[str], resolved: Json
+    ) -> list[Json]:
+        """Options as Discord sends them: nested under the named subcommand (group), attachments by id
+        with the attachment itself in ``resolved``."""
+        if subcommands:
+            name = subcommands[0]
+            declared_subs = {o["name"]: o for o in command.get("options") or [] if o.get("type") in (1, 2)}
+            if name not in declared_subs:
+                raise LookupError(f"/{command['name']} has no subcommand {name!r} (has {sorted(declared_subs)})")
+            sub = declared_subs[name]
+            inner = DiscordTestServer._build_options(sub, options, subcommands[1:], resolved)
+            return [{"name": name, "type": sub["type"], "options": inner}]
         if options is None or isinstance(options, list):
             return options or []
         declared = {o["name"]: o for o in command.get("options") or []}
@@ -1011,13 +1126,23 @@ class DiscordTestServer:
         missing = {n for n, o in declared.items() if o.get("required") and n not in options}
         if unknown or missing:
             raise LookupError(f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}")
-        return [{"name": n, "type": declared[n]["type"], "value": v} for n, v in options.items()]
+        built = []
+        for name, value in options.items():
+            kind = declared[name]["type"]
+            if kind == ATTACHMENT_OPTION:
+                if not (isinstance(value, dict) and "url" in value):
+                    raise TypeError(f"/{command['name']} {name}: pass an attachment made by server.attachment(...)")
+                resolved.setdefault("attachments", {})[value["id"]] = value
+                value = value["id"]
+            built.append({"name": name, "type": kind, "value": value})
+        return built
 
     def _interaction_payload(
         self, kind: int, user: FakeUser | str, permissions: int | None, guild_id: int, channel_id: int, locale: str
     ) -> Json:
         user = self.user(user) if isinstance(user, str) else user
-        perms = self._permissions(user) if permissions is None else permissions
+        guild = self.config.guild(guild_id)
+        perms = self._permissions(user, guild) if permissions is None else permissions
         interaction_id = self.new_id()
         channel = self.channels[channel_id]
         return {
@@ -1031,7 +1156,7 @@ class DiscordTestServer:
             "guild_locale": "en-US",
             "channel_id": str(channel_id),
             "channel": {**channel, "permissions": str(perms)},
-            "member": self._member_payload(user, with_user=True, permissions=perms),
+            "member": self._member_payload(user, with_user=True, permissions=perms, guild=guild),
             "locale": locale,
             "app_permissions": str(BOT_PERMISSIONS),
             "entitlements": [],
@@ -1063,16 +1188,19 @@ class DiscordTestServer:
         channel = self.channels.get(channel_id)
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
+        guild = self.config.guild(int(channel["guild_id"]))
         message_id = self.new_id()
         if mentioned is None:
             mentioned = self._pinged_users(body.get("content") or "", body.get("allowed_mentions"), author)
         message: Json = {
             "id": str(message_id), "channel_id": str(channel_id), "guild_id": channel["guild_id"],
             "author": author.payload(),
-            "member": self._member_payload(author, with_user=False),
+            "member": self._member_payload(author, with_user=False, guild=guild),
             "content": body.get("content") or "", "timestamp": _iso_now(), "edited_timestamp": None,
             "tts": bool(body.get("tts")), "mention_everyone": False,
-            "mentions": [{**u.payload(), "member": self._member_payload(u, with_user=False)} for u in mentioned],
+            "mentions": [
+                {**u.payload(), "member": self._member_payload(u, with_user=False, guild=guild)} for u in mentioned
+            ],
             "mention_roles": [], "attachments": body.get("_attachments", []), "embeds": body.get("embeds") or [],
             "components": body.get("components") or [], "pinned": False, "type": message_type,
             "flags": ((body.get("flags") or 0) & (EPHEMERAL | IS_COMPONENTS_V2 | (1 << 2) | (1 << 12))) | extra_flags,
@@ -1218,7 +1346,7 @@ class DiscordTestServer:
 
     async def _put_commands(self, req: RecordedRequest, app_id: str, guild_id: str | None = None) -> list[Json]:
         self._check_application(app_id)
-        if guild_id and int(guild_id) != self.config.guild_id:
+        if guild_id and int(guild_id) not in {guild.id for guild in self.config.guilds}:
             raise ApiError(403, 50001, "Missing Access")
         validate_commands(req.json or [])
         scope = int(guild_id) if guild_id else None
@@ -1427,7 +1555,7 @@ class DiscordTestServer:
         errs.raise_if_any()
         now = _iso_now()
         thread: Json = {
-            "id": str(thread_id), "type": kind, "guild_id": str(self.config.guild_id), "parent_id": str(parent_id),
+            "id": str(thread_id), "type": kind, "guild_id": self.channels[parent_id]["guild_id"], "parent_id": str(parent_id),
             "owner_id": str(self.config.bot_user.id), "name": name, "nsfw": False, "last_message_id": None,
             "rate_limit_per_user": body.get("rate_limit_per_user") or 0, "message_count": 0, "member_count": 1,
             "total_message_sent": 0, "flags": 0,

@@ -1,11 +1,14 @@
-"""Admin: /reindex (admins only, checked here on the server side), /status and /sources."""
+"""Admin: /reindex (admins only, checked here on the server side), /status and /sources.
+
+A reindex is one of the bot's index jobs (`bot.index_jobs`): it is refused while another job (a feed
+check, added links) runs, and those wait for it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-import threading
 
 import discord
 from discord import app_commands
@@ -14,7 +17,9 @@ from discord.ext import commands
 from bot.discord_bot import BylineBot
 from bot.exts.errors import tell
 from bot.exts.views import PagedView
+from bot.index_jobs import Job
 from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
+from bot.render_discord_ingest import status_feed_fields
 from bot.service import ReindexOutcome
 from embeddings.indexer import BuildProgress
 
@@ -25,32 +30,27 @@ SOURCES_PAGE_SIZE = 10
 NOT_ADMIN = "Only admins can reindex: you need the Manage Server permission or one of the admin roles."
 
 
-class ReindexCancelled(Exception):
-    """The bot is shutting down; the build stops at its next batch and the old index stays."""
+def is_admin(interaction: discord.Interaction, admin_role_ids: list[int]) -> bool:
+    """Manage Server (as Discord resolved it for this interaction) or one of the admin roles.
+
+    Decided on every call of every admin command: `default_permissions` only hides a command, and
+    server owners can change who sees it.
+    """
+    user = interaction.user
+    if not isinstance(user, discord.Member):
+        return False
+    if interaction.permissions.manage_guild:
+        return True
+    return any(role.id in admin_role_ids for role in user.roles)
 
 
 class Admin(commands.Cog):
     def __init__(self, bot: BylineBot) -> None:
         self.bot = bot
-        self._running: str | None = None  # who started the reindex that is running
         self._progress: BuildProgress | None = None
-        self._cancel = threading.Event()
 
     def is_admin(self, interaction: discord.Interaction) -> bool:
-        """Manage Server (as Discord resolved it for this interaction) or a configured admin role.
-
-        Decided here, on every call: `default_permissions` only hides the command, and server owners
-        can change who sees it.
-        """
-        user = interaction.user
-        if not isinstance(user, discord.Member):
-            return False
-        if interaction.permissions.manage_guild:
-            return True
-        return any(role.id in self.bot.settings.admin_role_ids for role in user.roles)
-
-    def cancel_reindex(self) -> None:
-        self._cancel.set()
+        return is_admin(interaction, self.bot.settings.admin_role_ids)
 
     @app_commands.command(name="reindex", description="Rebuild the index from the corpus (admins only).")
     @app_commands.default_permissions(manage_guild=True)
@@ -59,17 +59,17 @@ class Admin(commands.Cog):
         if not self.is_admin(interaction):
             await tell(interaction, NOT_ADMIN)
             return
-        if self._running is not None:
-            await tell(interaction, f"A reindex started by {self._running} is still running; wait for it to finish.")
+        jobs = self.bot.index_jobs
+        running = jobs.running(interaction.guild_id)
+        if running is not None:
+            await tell(interaction, f"{running[0].upper()}{running[1:]} is still running; wait for it to finish.")
             return
-        self._running, self._progress = interaction.user.display_name, None
-        try:
+        self._progress = None
+        async with jobs.turn(Job("a reindex", interaction.guild_id, interaction.user.display_name)):
             await interaction.response.defer(thinking=True)
             message = await interaction.followup.send("Reindexing: reading the corpus…", wait=True)
             outcome = await self._run_with_progress(message)
             await message.edit(content=None, embed=_report_embed(outcome))
-        finally:
-            self._running = None
 
     async def _run_with_progress(self, message: discord.WebhookMessage) -> ReindexOutcome:
         build = asyncio.ensure_future(self.bot.in_index_thread(self.bot.service.reindex, self._record_progress))
@@ -84,21 +84,26 @@ class Admin(commands.Cog):
 
     def _record_progress(self, progress: BuildProgress) -> None:
         """Called from the index thread; the event loop reads the latest value."""
-        if self._cancel.is_set():
-            raise ReindexCancelled("the bot is shutting down")
+        self.bot.index_jobs.check_cancelled()
         self._progress = progress
 
-    @app_commands.command(name="status", description="What is indexed, and whether a reindex is running.")
+    @app_commands.command(name="status", description="What is indexed, the feeds, and whether a reindex is running.")
     async def status(self, interaction: discord.Interaction) -> None:
-        status = await self.bot.in_question_thread(self.bot.service.status, tenant=str(interaction.guild_id or ""))
+        tenant = str(interaction.guild_id or "")
+        status = await self.bot.in_question_thread(self.bot.service.status, tenant=tenant)
+        ingest = self.bot.ingest
+        overview = await self.bot.in_question_thread(ingest.overview, tenant) if ingest is not None else None
         embed = discord.Embed(title="Byline status", colour=ACCENT)
         embed.add_field(name="Articles", value=f"{status.articles:,}")
         embed.add_field(name="Chunks", value=f"{status.chunks:,}")
         embed.add_field(name="Outlets", value=f"{status.outlets:,}")
         embed.add_field(name="Model", value=shorten(safe(status.model), 1024), inline=False)
         embed.add_field(name="Index built", value=status.built_at, inline=False)
-        running = f"Yes, started by {safe(self._running)}" if self._running else "No"
-        embed.add_field(name="Reindex running", value=running, inline=False)
+        scheduled = ingest is not None and ingest.feeds_settings.interval_minutes > 0
+        for name, value in status_feed_fields(overview, status.newest_article, self.bot.next_feed_check, scheduled):
+            embed.add_field(name=name, value=value)
+        running = self.bot.index_jobs.running(interaction.guild_id)
+        embed.add_field(name="Reindex running", value=f"Yes: {safe(running)}" if running else "No", inline=False)
         await interaction.response.send_message(embed=embed)
 
     @app_commands.command(name="sources", description="The indexed articles, newest first.")

@@ -23,6 +23,7 @@ from tests.discord_server import (
     DiscordTestServer,
     Op,
     running_bot,
+    second_guild,
     validate_message,
 )
 
@@ -292,3 +293,65 @@ def test_validator_accepts_limits_exactly_and_rejects_empty_messages() -> None:
         validate_message({"content": ""}, creating=True)
     assert rejected.value.code == 50006
     validate_message({"content": ""}, creating=False)  # edits may clear content
+
+
+# --------------------------------------------------------------------------- two guilds, groups, attachments
+
+
+class UploadBot(commands.Bot):
+    """Global commands: a group with a subcommand, and a command taking an uploaded file."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=0.05,
+        )
+        self.seen: list[tuple[int | None, str]] = []  # (guild id, what was run)
+        group = app_commands.Group(name="things", description="Things")
+
+        @group.command(name="add", description="Add a thing")
+        async def things_add(interaction: discord.Interaction, name: str) -> None:
+            self.seen.append((interaction.guild_id, f"things add {name}"))
+            await interaction.response.send_message(f"added {name}")
+
+        @self.tree.command(name="upload", description="Upload a file")
+        async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            data = await file.read()
+            self.seen.append((interaction.guild_id, f"{file.filename} {file.size} {data.decode()}"))
+            await interaction.response.send_message(f"read {len(data)} bytes")
+
+        self.tree.add_command(group)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+
+@pytest.mark.parametrize("discord_config", [DiscordServerConfig(other_guilds=(second_guild(),))])
+def test_two_guilds_subcommands_and_attachments(discord_server: DiscordTestServer, run: Run) -> None:
+    server = discord_server
+    second = server.config.other_guilds[0]
+
+    async def scenario() -> None:
+        async with running_bot(UploadBot(), server) as bot:
+            assert sorted(g.id for g in bot.guilds) == sorted([server.config.guild_id, second.id])
+            guild_b = bot.get_guild(second.id)
+            assert guild_b is not None and guild_b.owner_id == second.owner.id
+            assert {c.name for c in guild_b.text_channels} == {"b-general", "b-news"}
+
+            record = await server.send_interaction("things add", {"name": "kettle"}, user="reader-b",
+                                                   channel_id=server.channel_id("b-general"))
+            reply = await server.wait_for_request("POST", rf"/interactions/{record.id}/.+/callback")
+            assert reply.json["data"]["content"] == "added kettle"
+            assert record.payload["guild_id"] == str(second.id)
+
+            upload = server.attachment("notes.txt", b"hello from the CDN")
+            record = await server.send_interaction("upload", {"file": upload}, user="owner")
+            reply = await server.wait_for_request("POST", rf"/interactions/{record.id}/.+/callback")
+            assert reply.json["data"]["content"] == "read 18 bytes"
+        assert bot.seen == [(second.id, "things add kettle"), (server.config.guild_id, "notes.txt 18 hello from the CDN")]
+        assert len(server.attachment_downloads) == 1 and server.attachment_downloads[0].endswith("/notes.txt")
+        server.assert_clean()
+
+    run(scenario())
