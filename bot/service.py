@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,12 +18,12 @@ from bot.answer_model import Answer
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
 from corpus.errors import BylineError
 from corpus.models import Article
-from corpus.readers import SkippedFile, default_corpus_path, load_corpus
+from corpus.readers import CorpusNote, SkippedFile, default_corpus_path, load_corpus
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
 from embeddings.search import HybridSearcher, SearchFilters
-from embeddings.store import IndexMissingError, open_index
+from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
 
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#)\d+>")
 
@@ -36,6 +36,7 @@ class QuestionError(BylineError, ValueError):
 class ReindexOutcome:
     report: BuildReport
     skipped: list[SkippedFile]
+    notes: list[CorpusNote] = field(default_factory=list)  # articles kept with a change (e.g. no date)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Byline:
     def reindex(self, progress: ProgressCallback | None = None) -> ReindexOutcome:
         """Rebuild incrementally from the corpus, then serve the new index."""
         self._check_chunk_window()
-        corpus = load_corpus(self.corpus_path)
+        corpus = load_corpus(self.corpus_path, self.index_settings.corpus_options, self._indexed_sources())
         report = build_index(
             corpus.articles, self.index_settings.index_path, self.encoder, self.chunker_settings, progress
         )
@@ -99,7 +100,20 @@ class Byline:
         searcher = HybridSearcher(snapshot, self.encoder)
         with self._swap_lock:
             self._searcher = searcher
-        return ReindexOutcome(report, corpus.skipped)
+        return ReindexOutcome(report, corpus.skipped, corpus.notes)
+
+    def _indexed_sources(self) -> dict[str, str]:
+        """Each served article's id and source file, so a new file cannot take over an indexed id."""
+        with self._swap_lock:
+            searcher = self._searcher
+        try:
+            snapshot = searcher.snapshot if searcher else self._open_snapshot()
+        except IndexUnavailableError:  # no usable index yet: nothing to protect
+            return {}
+        return {article_id: article.source_file for article_id, article in snapshot.articles.items()}
+
+    def _open_snapshot(self) -> IndexSnapshot:
+        return open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
 
     def ask(
         self,

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.errors import BylineError
+from corpus.readers import CorpusOptions
 from embeddings.encoder import BUNDLED_MODEL
 
 
@@ -50,6 +51,16 @@ class IndexSettings(BaseSettings):
     chunk_overlap: int = Field(
         48, ge=0, le=256, description="Tokens of whole sentences repeated at the start of the next chunk."
     )
+    corpus_follow_external_links: bool = Field(
+        False,
+        description="Follow symbolic links in the corpus folder to files and folders outside it (off: they are skipped).",
+    )
+    corpus_max_file_mb: float = Field(
+        100.0, gt=0, description="Corpus files larger than this many megabytes are skipped, with the reason."
+    )
+    corpus_max_article_chars: int = Field(
+        1_000_000, ge=1, description="Articles longer than this many characters are skipped, with the reason."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
@@ -61,6 +72,14 @@ class IndexSettings(BaseSettings):
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @property
+    def corpus_options(self) -> CorpusOptions:
+        return CorpusOptions(
+            follow_external_links=self.corpus_follow_external_links,
+            max_file_bytes=int(self.corpus_max_file_mb * 1_000_000),
+            max_article_chars=self.corpus_max_article_chars,
+        )
 
 
 class AnswerSettings(BaseSettings):
