@@ -106,6 +106,8 @@ class Chunker:
             if current and (_total(current) + span.tokens > limit or span.end - current[0].start > MAX_CHUNK_CHARS):
                 groups.append(current)
                 current = _tail_within(current, overlap, limit - span.tokens)
+                while current and span.end - current[0].start > MAX_CHUNK_CHARS:
+                    current = current[1:]
             current = current + [span]
         if current:
             groups.append(current)
