@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import TypedDict
 
 from corpus.characters import printable
 from corpus.readers.dates import to_utc
@@ -22,6 +23,17 @@ URL_KEYS = ("url", "link")
 BODY_KEYS = ("body", "text", "content")
 SCALARS = (str, int, float, date)
 MAX_QUOTED_VALUE = 60
+
+
+class MetadataFields(TypedDict):
+    """The Article fields a metadata mapping gives, besides id and body."""
+
+    title: str
+    outlet: str
+    author: str
+    published: datetime | None
+    updated: datetime | None
+    url: str
 
 
 def first_value(mapping: Mapping[str, object], keys: tuple[str, ...]) -> object:
@@ -53,20 +65,20 @@ def first_text(mapping: Mapping[str, object], keys: tuple[str, ...]) -> str:
     return as_text(first_value(mapping, keys))
 
 
-def metadata_fields(mapping: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
+def metadata_fields(mapping: Mapping[str, object]) -> tuple[MetadataFields, list[str]]:
     """The Article fields a metadata mapping gives, besides id and body, and notes on dates that
     were given but could not be read (the article is kept without them)."""
     notes: list[str] = []
     published = date_field(mapping, PUBLISHED_KEYS, "publication date", notes)
     updated = date_field(mapping, UPDATED_KEYS, "update date", notes)
-    fields = {
-        "title": first_text(mapping, TITLE_KEYS),
-        "outlet": first_text(mapping, OUTLET_KEYS),
-        "author": first_text(mapping, AUTHOR_KEYS),
-        "published": published,
-        "updated": updated,
-        "url": first_text(mapping, URL_KEYS),
-    }
+    fields = MetadataFields(
+        title=first_text(mapping, TITLE_KEYS),
+        outlet=first_text(mapping, OUTLET_KEYS),
+        author=first_text(mapping, AUTHOR_KEYS),
+        published=published,
+        updated=updated,
+        url=first_text(mapping, URL_KEYS),
+    )
     return fields, notes
 
 

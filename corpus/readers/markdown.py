@@ -10,6 +10,8 @@ title is dropped (and becomes the title when the front matter has none).
 
 from __future__ import annotations
 
+from typing import Any
+
 import frontmatter
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -33,11 +35,15 @@ class TextDatesLoader(yaml.SafeLoader):
     a date like 2024-13-45, which would make the whole front matter unreadable."""
 
 
-TextDatesLoader.add_constructor("tag:yaml.org,2002:timestamp", TextDatesLoader.construct_yaml_str)
+def timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    return loader.construct_yaml_str(node)
+
+
+TextDatesLoader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_as_text)
 
 
 class TextDatesYAMLHandler(YAMLHandler):
-    def load(self, fm: str, **kwargs: object) -> object:
+    def load(self, fm: str, **kwargs: object) -> Any:
         return yaml.load(fm, Loader=TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -58,16 +64,17 @@ def read_markdown(source: SourceFile) -> ReadResult:
     if not paragraphs:
         raise UnreadableFileError("no body text")
     fields, notes = metadata_fields(metadata)
+    fields["title"] = title
     article = Article(
         id=first_text(metadata, ID_KEYS) or source.article_id,
         paragraphs=paragraphs,
         source_file=source.relative_name,
-        **{**fields, "title": title},
+        **fields,
     )
     return ReadResult.single(article, notes)
 
 
-def parse_front_matter(text: str) -> tuple[dict[object, object], str]:
+def parse_front_matter(text: str) -> tuple[dict[str, object], str]:
     """(metadata, content) as python-frontmatter splits them, with dates kept as text."""
     text = text.strip()
     handler = frontmatter.detect_format(text, frontmatter.handlers)
