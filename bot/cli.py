@@ -114,6 +114,8 @@ def run_index(byline: Byline, only_if_missing: bool = False, before_answer: bool
         return outcome
     for skipped in outcome.skipped:
         typer.secho(f"skipped {skipped}", fg="yellow", err=True)
+    for note in outcome.notes:
+        typer.secho(f"note: {note}", fg="cyan", err=True)
     typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing or before_answer)
     return outcome
 

@@ -234,7 +234,7 @@ class IngestService:
     # --- internals
 
     def _corpus_articles(self) -> list[Article]:
-        return load_corpus_articles(self.byline.corpus_path)[0]
+        return load_corpus_articles(self.byline.corpus_path, self.byline.index_settings.corpus_options)
 
     def _index_if(self, changed: bool, result: Indexed, progress: ProgressCallback | None) -> None:
         if not changed:

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -23,14 +23,14 @@ from corpus.errors import BylineError
 from corpus.gather import gather_articles
 from corpus.library import Library
 from corpus.models import Article
-from corpus.readers import SkippedFile, default_corpus_path
+from corpus.readers import CorpusNote, SkippedFile, default_corpus_path
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
 from embeddings.query import QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
-from embeddings.store import IndexMissingError, open_index
+from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
 
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#)\d+>")
 
@@ -45,6 +45,7 @@ class ReindexOutcome:
     skipped: list[SkippedFile]
     from_library: int = 0  # articles indexed from the library (feeds, links, uploads)
     folded: int = 0  # library articles folded into a corpus-folder article telling the same story
+    notes: list[CorpusNote] = field(default_factory=list)  # articles kept with a change (e.g. no date)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,14 @@ class Byline:
         `lock_timeout`: seconds to wait for another build to finish before IndexBusyError.
         `allow_empty`: build an empty index rather than raise EmptyCorpusError when there are no articles."""
         self._check_chunk_window()
-        gathered = gather_articles(self.corpus_path, self.library, allow_empty=allow_empty)
         with self._index_folder_named():
+            gathered = gather_articles(
+                self.corpus_path,
+                self.library,
+                allow_empty=allow_empty,
+                options=self.index_settings.corpus_options,
+                indexed_sources=self._indexed_sources(),
+            )
             report = build_index(
                 gathered.articles,
                 self.index_settings.index_path,
@@ -129,7 +136,20 @@ class Byline:
         searcher = HybridSearcher(snapshot, self.encoder)
         with self._swap_lock:
             self._searcher = searcher
-        return ReindexOutcome(report, gathered.skipped, gathered.from_library, gathered.folded)
+        return ReindexOutcome(report, gathered.skipped, gathered.from_library, gathered.folded, gathered.notes)
+
+    def _indexed_sources(self) -> dict[str, str]:
+        """Each served article's id and source file, so a new file cannot take over an indexed id."""
+        with self._swap_lock:
+            searcher = self._searcher
+        try:
+            snapshot = searcher.snapshot if searcher else self._open_snapshot()
+        except IndexUnavailableError:  # no usable index yet: nothing to protect
+            return {}
+        return {article_id: article.source_file for article_id, article in snapshot.articles.items()}
+
+    def _open_snapshot(self) -> IndexSnapshot:
+        return open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
 
     def ask(
         self,

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.errors import BylineError
 from corpus.fetch import FetchPolicy
+from corpus.readers import CorpusOptions
 from embeddings.encoder import BUNDLED_MODEL
 
 DEFAULT_USER_AGENT = "Byline/0.1 (news question-answering bot; +https://github.com/byline-bot/byline)"
@@ -64,6 +65,17 @@ class IndexSettings(BaseSettings):
     def library_file(self) -> Path:
         return self.library_path or self.index_path.parent / "library.sqlite"
 
+    corpus_follow_external_links: bool = Field(
+        False,
+        description="Follow symbolic links in the corpus folder to files and folders outside it (off: they are skipped).",
+    )
+    corpus_max_file_mb: float = Field(
+        100.0, gt=0, description="Corpus files larger than this many megabytes are skipped, with the reason."
+    )
+    corpus_max_article_chars: int = Field(
+        1_000_000, ge=1, description="Articles longer than this many characters are skipped, with the reason."
+    )
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IndexSettings:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -74,6 +86,14 @@ class IndexSettings(BaseSettings):
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @property
+    def corpus_options(self) -> CorpusOptions:
+        return CorpusOptions(
+            follow_external_links=self.corpus_follow_external_links,
+            max_file_bytes=int(self.corpus_max_file_mb * 1_000_000),
+            max_article_chars=self.corpus_max_article_chars,
+        )
 
 
 class AnswerSettings(BaseSettings):

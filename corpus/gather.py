@@ -8,13 +8,14 @@ of being indexed twice. The result depends only on what is stored, so a rebuild 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.dedup import NearDuplicates, signature_of
 from corpus.library import Library, StoredArticle
 from corpus.models import AlsoIn, Article
-from corpus.readers.folder import EmptyCorpusError, SkippedFile, load_corpus
+from corpus.readers.folder import CorpusLoad, CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
 from corpus.urls import url_key
 
 
@@ -24,32 +25,40 @@ class Gathered:
     skipped: list[SkippedFile] = field(default_factory=list)
     from_library: int = 0  # library articles indexed
     folded: int = 0  # library articles folded into a corpus article telling the same story
+    notes: list[CorpusNote] = field(default_factory=list)  # corpus articles kept with a change
 
 
-def load_corpus_articles(corpus_path: Path) -> tuple[list[Article], list[SkippedFile]]:
-    """The corpus folder's articles; a missing or empty folder gives none (EmptyCorpusError's reasons kept)."""
+def load_corpus_articles(corpus_path: Path, options: CorpusOptions | None = None) -> list[Article]:
+    """The corpus folder's articles; a missing or empty folder gives none."""
     try:
-        corpus = load_corpus(corpus_path)
-    except EmptyCorpusError as error:
-        return [], error.skipped
-    return corpus.articles, corpus.skipped
+        return load_corpus(corpus_path, options).articles
+    except EmptyCorpusError:
+        return []
 
 
-def gather_articles(corpus_path: Path, library: Library | None, allow_empty: bool = False) -> Gathered:
+def gather_articles(
+    corpus_path: Path,
+    library: Library | None,
+    allow_empty: bool = False,
+    options: CorpusOptions | None = None,
+    indexed_sources: Mapping[str, str] | None = None,
+) -> Gathered:
     """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
-    `allow_empty` (after the last stored article was removed, the index must become empty too)."""
-    stored = library.articles() if library is not None else []
-    if not stored:
-        try:
-            corpus = load_corpus(corpus_path)
-        except EmptyCorpusError as error:
-            if allow_empty:
-                return Gathered(skipped=error.skipped)
+    `allow_empty` (after the last stored article was removed, the index must become empty too).
+    `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id)."""
+    stored = library.articles() if library is not None and library.exists() else []
+    try:
+        corpus = load_corpus(corpus_path, options, indexed_sources)
+    except EmptyCorpusError as error:
+        if stored or allow_empty:  # a corpus may be feeds and links only
+            corpus = CorpusLoad(skipped=error.skipped)
+        else:
             raise
-        return Gathered(corpus.articles, corpus.skipped)
+    if not stored:
+        return Gathered(corpus.articles, corpus.skipped, notes=corpus.notes)
     assert library is not None
-    corpus_articles, skipped = load_corpus_articles(corpus_path)
-    gathered = Gathered(skipped=skipped)
+    corpus_articles = corpus.articles
+    gathered = Gathered(skipped=corpus.skipped, notes=corpus.notes)
     extra_also_in = _fold_into_corpus(corpus_articles, stored, library, gathered)
     recorded = library.also_in()
     gathered.articles = [

@@ -158,6 +158,12 @@ def _report_embed(outcome: ReindexOutcome) -> discord.Embed:
             value=_id_list([str(s) for s in outcome.skipped]),
             inline=False,
         )
+    if outcome.notes:
+        embed.add_field(
+            name=f"Kept with notes ({len(outcome.notes)})",
+            value=_id_list([str(n) for n in outcome.notes]),
+            inline=False,
+        )
     return embed
 
 

@@ -2,6 +2,8 @@
 
 from corpus.readers.folder import (
     CorpusLoad,
+    CorpusNote,
+    CorpusOptions,
     EmptyCorpusError,
     SkippedFile,
     default_corpus_path,
@@ -11,6 +13,8 @@ from corpus.readers.source import UnreadableFileError
 
 __all__ = [
     "CorpusLoad",
+    "CorpusNote",
+    "CorpusOptions",
     "EmptyCorpusError",
     "SkippedFile",
     "UnreadableFileError",

@@ -5,7 +5,8 @@ outlet: the feed's title.
 published: the entry's publication date, else its update date.
 updated: only an update date the entry really gives (RSS items have none).
 Body: the entry's full content if present, else its summary, with HTML reduced to text
-paragraphs by lxml. An entry without text is skipped with its number; the others are kept.
+paragraphs by lxml. An entry without text is skipped with its number; the others are kept. An
+entry whose date is given but cannot be read is kept undated, and the file's notes say so.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import io
 
 import feedparser
+from pydantic import ValidationError
 
 from corpus.models import Article
 from corpus.readers.dates import to_utc
-from corpus.readers.fields import as_text
+from corpus.readers.fields import as_text, unreadable_date_note
 from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import html_to_paragraphs, split_paragraphs
 
@@ -31,10 +33,18 @@ def read_feed(source: SourceFile) -> ReadResult:
     outlet = as_text(feed.feed.get("title"))
     result = ReadResult()
     for number, entry in enumerate(feed.entries, start=1):
+        where = f"entry {number}"
         try:
-            result.articles.append(article_from_entry(entry, outlet, source, number))
+            article = article_from_entry(entry, outlet, source, number)
         except UnreadableFileError as error:
-            result.skipped_parts.append(f"entry {number}: {error}")
+            result.skip(str(error), where)
+            continue
+        except ValidationError as error:
+            result.skip(f"invalid article ({error.errors()[0]['msg']})", where)
+            continue
+        for note in unreadable_date_notes(entry):
+            result.note(note, where)
+        result.add(article, where)
     return result
 
 
@@ -55,6 +65,18 @@ def article_from_entry(entry: feedparser.FeedParserDict, outlet: str, source: So
         paragraphs=paragraphs,
         source_file=source.relative_name,
     )
+
+
+def unreadable_date_notes(entry: feedparser.FeedParserDict) -> list[str]:
+    """Dates the entry gives as text that feedparser could not read."""
+    notes = []
+    for label, text_key, parsed_key in (
+        ("publication date", "published", "published_parsed"),
+        ("update date", "updated", "updated_parsed"),
+    ):
+        if text_key in entry and entry[text_key] and entry.get(parsed_key) is None:
+            notes.append(unreadable_date_note(label, entry[text_key]))
+    return notes
 
 
 def own_update_date(entry: feedparser.FeedParserDict) -> object:

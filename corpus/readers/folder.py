@@ -1,21 +1,28 @@
 """Load a whole corpus folder: walk it, pick a reader per file suffix, collect what was skipped.
 
-Files are visited recursively in sorted order (hidden files and folders ignored), so ids and
-article order are deterministic. Every file or part of a file that cannot become an article is
-reported as a SkippedFile with one reason; the rest still load. When two articles share an id,
-the first one read is kept.
+Files are visited recursively in sorted order (hidden files and folders ignored; symbolic links
+as walk.py explains), so ids and article order are deterministic. Every file or part of a file
+that cannot become an article is reported as a SkippedFile with one reason, and every article
+kept with a change (an unreadable date left out, invalid characters replaced) as a CorpusNote;
+the rest still load. Files over `max_file_bytes` and articles over `max_article_chars` are
+skipped, so one huge file cannot stall the load.
+
+When two articles share an id, the one already in the index (`indexed_sources`: id -> the
+source file it was indexed from) is kept; otherwise the first one read.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from corpus.characters import printable
 from corpus.errors import BylineError
 from corpus.models import Article
 from corpus.readers.feeds import read_feed
@@ -23,13 +30,24 @@ from corpus.readers.html import read_html
 from corpus.readers.jsonl import read_json, read_jsonl
 from corpus.readers.markdown import has_front_matter, read_markdown
 from corpus.readers.scraped import read_scraped
-from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
+from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError, has_unicode_bom
+from corpus.readers.walk import CorpusFile, walk_corpus
 
 Reader = Callable[[SourceFile], ReadResult]
 
 DEFAULT_CORPUS_PACKAGE = "corpus"
 DEFAULT_CORPUS_FOLDER = "default"
 MAX_REASONS_IN_ERROR = 3
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """What the loader may read: links out of the corpus folder, and how big a file or article."""
+
+    follow_external_links: bool = False
+    max_file_bytes: int = 100_000_000
+    max_article_chars: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -40,13 +58,25 @@ class SkippedFile:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return printable(f"{self.path}: {self.reason}")
+
+
+@dataclass(frozen=True)
+class CorpusNote:
+    """An article kept with a change the user should know of (e.g. an unreadable date left out)."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return printable(f"{self.path}: {self.message}")
 
 
 @dataclass
 class CorpusLoad:
     articles: list[Article] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    notes: list[CorpusNote] = field(default_factory=list)
 
 
 class EmptyCorpusError(BylineError):
@@ -76,56 +106,86 @@ READERS: dict[str, Reader] = {
 }
 
 
+# Readers that check each line themselves, so that one binary line costs only that line.
+LINE_READERS = frozenset({".jsonl"})
+
+
 def default_corpus_path() -> Path:
     """The sample corpus shipped inside the package (also from an installed wheel)."""
     return Path(str(files(DEFAULT_CORPUS_PACKAGE).joinpath(DEFAULT_CORPUS_FOLDER)))
 
 
-def load_corpus(root: Path | str) -> CorpusLoad:
+def load_corpus(
+    root: Path | str,
+    options: CorpusOptions | None = None,
+    indexed_sources: Mapping[str, str] | None = None,
+) -> CorpusLoad:
     """Every article under root (a folder, or one file such as a JSONL); raises EmptyCorpusError if
-    root is missing or gives none."""
+    root is missing or gives none. `indexed_sources` maps the ids already indexed to their source
+    files, so that a new file reusing one of those ids cannot replace the indexed article."""
+    options = options or CorpusOptions()
     root = Path(root)
-    if root.is_file():
-        paths, root = [root], root.parent
-    elif root.is_dir():
-        paths = list(iter_corpus_files(root))
-    else:
-        raise EmptyCorpusError(f"corpus folder {root} does not exist")
     load = CorpusLoad()
-    first_file_by_id: dict[str, str] = {}
-    for path in paths:
-        result = read_file(path, root)
-        load.skipped.extend(SkippedFile(path, reason) for reason in result.skipped_parts)
+    if root.is_file():
+        corpus_files, root = [CorpusFile(root, Path(os.path.realpath(root)))], root.parent
+    elif root.is_dir():
+        walk = walk_corpus(root, options.follow_external_links)
+        corpus_files = walk.files
+        load.skipped.extend(SkippedFile(path, reason) for path, reason in walk.skipped)
+    else:
+        raise EmptyCorpusError(f"corpus folder {printable(str(root))} does not exist")
+    candidates: list[tuple[Path, Article]] = []
+    for corpus_file in corpus_files:
+        result = read_file(corpus_file, root, options)
+        load.skipped.extend(SkippedFile(corpus_file.path, reason) for reason in result.skipped_parts)
+        load.notes.extend(CorpusNote(corpus_file.path, note) for note in result.notes)
         for article in result.articles:
-            if article.id in first_file_by_id:
-                first_file = first_file_by_id[article.id]
-                reason = f"duplicate article id {article.id!r} (already loaded from {first_file})"
-                load.skipped.append(SkippedFile(path, reason))
-                continue
-            first_file_by_id[article.id] = article.source_file
-            load.articles.append(article)
+            if article.size > options.max_article_chars:
+                reason = f"article {article.id!r} too long ({article.size:,} characters; the limit is {options.max_article_chars:,})"
+                load.skipped.append(SkippedFile(corpus_file.path, reason))
+            else:
+                candidates.append((corpus_file.path, article))
+    keep_one_per_id(candidates, indexed_sources or {}, load)
     if not load.articles:
         raise EmptyCorpusError(empty_corpus_message(root, load.skipped), load.skipped)
     return load
 
 
-def iter_corpus_files(root: Path) -> Iterator[Path]:
-    """Files under root in sorted order, skipping hidden files and folders."""
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in sorted(names):
-            if not name.startswith("."):
-                yield Path(folder) / name
+def keep_one_per_id(
+    candidates: list[tuple[Path, Article]], indexed_sources: Mapping[str, str], load: CorpusLoad
+) -> None:
+    """One article per id, in the order ids first appear: the indexed one if it is among them, else
+    the first; every other article with that id is skipped with the file it clashes with."""
+    kept: dict[str, Article] = {}
+    for _, article in candidates:
+        current = kept.get(article.id)
+        if current is None or (indexed_sources.get(article.id) == article.source_file != current.source_file):
+            kept[article.id] = article
+    for path, article in candidates:
+        chosen = kept[article.id]
+        if article is chosen:
+            continue
+        indexed = ", the indexed one" if indexed_sources.get(article.id) == chosen.source_file else ""
+        reason = f"duplicate article id {article.id!r} (kept the article from {chosen.source_file}{indexed})"
+        load.skipped.append(SkippedFile(path, reason))
+    load.articles.extend(kept.values())
 
 
-def read_file(path: Path, root: Path) -> ReadResult:
+def read_file(corpus_file: CorpusFile, root: Path, options: CorpusOptions) -> ReadResult:
     """The file's articles, or a result whose single skipped part says why it gave none."""
+    path = corpus_file.path
     try:
-        return READERS[supported_suffix(path)](SourceFile(path, root, read_bytes(path)))
+        suffix = supported_suffix(path)
+        data = read_bytes(corpus_file.target, options.max_file_bytes)
+        if suffix not in LINE_READERS:
+            refuse_binary(data)
+        return READERS[suffix](SourceFile(path, root, data))
     except UnreadableFileError as error:
         return ReadResult(skipped_parts=[str(error)])
     except ValidationError as error:
         return ReadResult(skipped_parts=[f"invalid article ({error.errors()[0]['msg']})"])
+    except RecursionError:
+        return ReadResult(skipped_parts=["could not be read (nested too deeply)"])
     except Exception as error:  # a parser library choking on one odd file must not stop the load
         return ReadResult(skipped_parts=[f"could not be read ({type(error).__name__}: {error})"])
 
@@ -137,23 +197,46 @@ def supported_suffix(path: Path) -> str:
     return suffix
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, refusing empty and binary files."""
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing what is not a regular file, too large or empty.
+
+    The path is opened without following a final symbolic link and without blocking, so a file
+    swapped for a link or a pipe after the walk is refused rather than read or waited on.
+    """
     try:
-        data = path.read_bytes()
+        descriptor = os.open(path, OPEN_FLAGS)
     except OSError as error:
         raise UnreadableFileError(f"cannot read file ({error.strerror})") from None
+    with os.fdopen(descriptor, "rb") as file:
+        size = os.fstat(descriptor).st_size
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnreadableFileError("not a regular file")
+        if size > max_bytes:
+            raise UnreadableFileError(f"file too large ({size_label(size)}; the limit is {size_label(max_bytes)})")
+        try:
+            data = file.read(max_bytes + 1)
+        except OSError as error:
+            raise UnreadableFileError(f"cannot read file ({error.strerror})") from None
+    if len(data) > max_bytes:
+        raise UnreadableFileError(f"file too large (over {size_label(max_bytes)})")
     if not data.strip():
         raise UnreadableFileError("empty file")
-    if (offset := data.find(b"\x00")) >= 0:
-        raise UnreadableFileError(f"binary file, not text (NUL byte at offset {offset})")
     return data
+
+
+def refuse_binary(data: bytes) -> None:
+    if not has_unicode_bom(data) and (offset := data.find(b"\x00")) >= 0:
+        raise UnreadableFileError(f"binary file, not text (NUL byte at offset {offset})")
+
+
+def size_label(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 def empty_corpus_message(root: Path, skipped: list[SkippedFile]) -> str:
     if not skipped:
         supported = ", ".join(READERS)
-        return f"corpus folder {root} has no supported files (looked for {supported})"
+        return f"corpus folder {printable(str(root))} has no supported files (looked for {supported})"
     skipped_files = len({entry.path for entry in skipped})
     examples = "; ".join(str(entry) for entry in skipped[:MAX_REASONS_IN_ERROR])
-    return f"no articles could be loaded from corpus folder {root}: {skipped_files} file(s) skipped ({examples})"
+    return f"no articles could be loaded from corpus folder {printable(str(root))}: {skipped_files} file(s) skipped ({examples})"

@@ -2,14 +2,19 @@
 
 Front matter fields (first present spelling wins, see fields.py): title, outlet/source/publication,
 author, date/published/published_at, updated, url/link and an optional id (else the file's path).
+Dates are read by Byline's own date parser, not YAML's: a date that cannot be read (2024-13-45,
+"yesterday") leaves the article undated, with a note saying so, instead of dropping it.
 The body is split into paragraphs on blank lines; a leading "# Title" heading that repeats the
 title is dropped (and becomes the title when the front matter has none).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from corpus.models import Article
 from corpus.readers.fields import (
@@ -22,6 +27,24 @@ from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import split_paragraphs, without_title_heading
 
 HEADING_MARK = "# "
+MAX_FRONT_MATTER_CHARS = 100_000
+
+
+class TextDatesLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that timestamps stay text: YAML's own date constructor raises on
+    a date like 2024-13-45, which would make the whole front matter unreadable."""
+
+
+def timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    return loader.construct_yaml_str(node)
+
+
+TextDatesLoader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_as_text)
+
+
+class TextDatesYAMLHandler(YAMLHandler):
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return yaml.load(fm, Loader=TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def has_front_matter(text: str) -> bool:
@@ -30,23 +53,45 @@ def has_front_matter(text: str) -> bool:
 
 def read_markdown(source: SourceFile) -> ReadResult:
     try:
-        post = frontmatter.loads(source.text)
+        metadata, content = parse_front_matter(source.text)
     except (yaml.YAMLError, ValueError) as error:
         raise UnreadableFileError(f"malformed front matter ({first_line(str(error))})") from None
-    metadata = post.metadata
-    paragraphs = split_paragraphs(separate_leading_heading(post.content))
+    except RecursionError:
+        raise UnreadableFileError("malformed front matter (nested too deeply to read)") from None
+    paragraphs = split_paragraphs(separate_leading_heading(content))
     title = first_text(metadata, TITLE_KEYS) or heading_text(paragraphs)
     paragraphs = without_title_heading(paragraphs, title)
     if not paragraphs:
         raise UnreadableFileError("no body text")
-    return ReadResult.single(
-        Article(
-            id=first_text(metadata, ID_KEYS) or source.article_id,
-            paragraphs=paragraphs,
-            source_file=source.relative_name,
-            **{**metadata_fields(metadata), "title": title},
-        )
+    fields, notes = metadata_fields(metadata)
+    fields["title"] = title
+    article = Article(
+        id=first_text(metadata, ID_KEYS) or source.article_id,
+        paragraphs=paragraphs,
+        source_file=source.relative_name,
+        **fields,
     )
+    return ReadResult.single(article, notes)
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, object], str]:
+    """(metadata, content) as python-frontmatter splits them, with dates kept as text."""
+    text = text.strip()
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if handler is None:
+        return {}, text
+    if isinstance(handler, YAMLHandler):
+        handler = TextDatesYAMLHandler()
+    try:
+        header, content = handler.split(text)
+    except ValueError:  # no closing delimiter: python-frontmatter reads it all as content
+        return {}, text
+    if len(header) > MAX_FRONT_MATTER_CHARS:
+        raise UnreadableFileError(
+            f"front matter too long ({len(header):,} characters; at most {MAX_FRONT_MATTER_CHARS:,})"
+        )
+    metadata = handler.load(header)
+    return (metadata if isinstance(metadata, dict) else {}), content.strip()
 
 
 def separate_leading_heading(content: str) -> str:

@@ -33,6 +33,7 @@ MAX_LOGO_LINE_WORDS = 5
 GENERIC_LOGO_NAMES = frozenset({"", "newsroom", "news", "site", "home", "logo", "header", "brand"})
 BYLINE_PREFIX = "by "
 MAX_AUTHOR_WORDS = 12  # up to a few names joined by "and"
+MAX_DATE_WORDS = 10  # "December 6, 2023 at 10:45 am GMT+3", with room to spare
 NAME_CONNECTORS = frozenset({"and", "&"})
 NAME_PARTICLES = frozenset({"al", "el", "bin", "ibn", "de", "del", "da", "di", "du", "van", "von", "der", "la", "le"})
 YEAR = re.compile(r"\b\d{4}\b")
@@ -110,6 +111,8 @@ def parse_byline(line: str) -> tuple[str, datetime | None] | None:
     if not line.lower().startswith(BYLINE_PREFIX):
         return None
     words = line[len(BYLINE_PREFIX) :].split()
+    if len(words) > MAX_AUTHOR_WORDS + MAX_DATE_WORDS:  # a sentence; trying each split would be slow
+        return None
     for split_at in range(1, len(words)):  # the longest date suffix that parses wins
         published = parse_byline_date(" ".join(words[split_at:]))
         if published is not None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from corpus.errors import BylineError
 from corpus.models import Article, article_id_from_path
 
 BYTE_ORDER_MARK = "\ufeff"
+# Checked in this order: the UTF-32 little-endian mark starts with the UTF-16 one.
+UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
 
 
 class UnreadableFileError(BylineError):
@@ -23,10 +32,10 @@ class SourceFile:
     root: Path
     data: bytes
 
-    @property
+    @cached_property
     def text(self) -> str:
-        """The file as UTF-8 text, with the BOM stripped and newlines normalised to "\\n"."""
-        return normalise_newlines(decode_utf8(self.data)).removeprefix(BYTE_ORDER_MARK)
+        """The file as text (UTF-8, or UTF-16/32 with a byte order mark), BOM stripped, newlines "\\n"."""
+        return normalise_newlines(decode_text(self.data)).removeprefix(BYTE_ORDER_MARK)
 
     @property
     def article_id(self) -> str:
@@ -41,14 +50,52 @@ class SourceFile:
 
 @dataclass
 class ReadResult:
-    """The articles one file gave, and the reasons any parts of it (lines, entries) were skipped."""
+    """The articles one file gave, the reasons any parts of it (lines, entries) were skipped, and
+    notes on what was kept but changed (an unreadable date dropped, invalid characters replaced)."""
 
     articles: list[Article] = field(default_factory=list)
     skipped_parts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def single(cls, article: Article) -> ReadResult:
-        return cls(articles=[article])
+    def single(cls, article: Article, notes: list[str] | None = None) -> ReadResult:
+        result = cls(notes=list(notes or []))
+        result.add(article)
+        return result
+
+    def add(self, article: Article, where: str = "") -> None:
+        """Keep the article, noting any invalid characters its fields had replaced."""
+        self.articles.append(article)
+        if article.repairs:
+            self.note(repairs_note(article.repairs), where)
+
+    def skip(self, reason: str, where: str = "") -> None:
+        self.skipped_parts.append(f"{where}: {reason}" if where else reason)
+
+    def note(self, message: str, where: str = "") -> None:
+        self.notes.append(f"{where}: {message}" if where else message)
+
+
+def repairs_note(repairs: dict[str, int]) -> str:
+    total = sum(repairs.values())
+    names = ["body" if name == "paragraphs" else name.replace("_", " ") for name in repairs]
+    fields = " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+    return f"{total} invalid character(s) (lone surrogates or control characters) in the {fields} replaced with U+FFFD"
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-16 and UTF-32 by their byte order mark, anything else as strict UTF-8."""
+    for mark, codec, name in UNICODE_BOMS:
+        if data.startswith(mark):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as error:
+                raise UnreadableFileError(f"not {name} text despite its byte order mark ({error.reason})") from None
+    return decode_utf8(data)
+
+
+def has_unicode_bom(data: bytes) -> bool:
+    return any(data.startswith(mark) for mark, _, _ in UNICODE_BOMS)
 
 
 def decode_utf8(data: bytes) -> str:
