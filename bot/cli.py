@@ -50,6 +50,7 @@ def error_line(error: BylineError) -> str:
     remedy = REMEDIES.get(error.remedy)
     return f"{error} {remedy}" if remedy else str(error)
 
+
 CorpusOption = typer.Option(
     None, "--corpus", help="Folder (or file) of articles; default: BYLINE_CORPUS_PATH or the bundled corpus."
 )

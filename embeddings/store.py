@@ -70,8 +70,7 @@ class Manifest:
             )
         if self.model != model:
             raise IndexMismatchError(
-                f"The index at {location} was built with the model {self.model!r}, but the settings ask "
-                f"for {model!r}."
+                f"The index at {location} was built with the model {self.model!r}, but the settings ask for {model!r}."
             )
         if self.chunker != asdict(chunker):
             raise IndexMismatchError(

@@ -150,8 +150,14 @@ class Perm:
 
 
 EVERYONE_PERMISSIONS = (
-    Perm.ADD_REACTIONS | Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES
-    | Perm.READ_MESSAGE_HISTORY | Perm.USE_APPLICATION_COMMANDS | Perm.CREATE_PUBLIC_THREADS
+    Perm.ADD_REACTIONS
+    | Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.EMBED_LINKS
+    | Perm.ATTACH_FILES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.USE_APPLICATION_COMMANDS
+    | Perm.CREATE_PUBLIC_THREADS
     | Perm.SEND_MESSAGES_IN_THREADS
 )
 MODERATOR_PERMISSIONS = Perm.MANAGE_MESSAGES | Perm.MANAGE_THREADS
@@ -262,9 +268,7 @@ class DiscordServerConfig:
         FakeUser(_fixed_id(11), "reader"),
         FakeUser(_fixed_id(12), "moderator", role_ids=(MODERATOR_ROLE_ID,)),
     )
-    text_channels: dict[str, int] = field(
-        default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)}
-    )
+    text_channels: dict[str, int] = field(default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)})
     attachment_size_limit: int = 10 * 1024 * 1024
 
     @property
@@ -449,7 +453,11 @@ def _check_component(comp: Json, at: tuple[Any, ...], errs: FormErrors, seen_ids
             errs.add((*at, "components"), "BASE_TYPE_MIN_LENGTH", "Must be 1 or more in length.")
         errs.max_length((*at, "components"), children, 5)
         if len(children) > 1 and any(c.get("type") != 2 for c in children):
-            errs.add((*at, "components"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            errs.add(
+                (*at, "components"),
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
     elif kind == 2:  # button
         errs.max_length((*at, "label"), comp.get("label"), 80)
         if comp.get("style") == 5:
@@ -608,7 +616,8 @@ class DiscordTestServer:
         """Requests with this method whose API-relative path *fully* matches ``path_regex``."""
         pattern = re.compile(path_regex)
         return [
-            r for r in self.requests[after:]
+            r
+            for r in self.requests[after:]
             if r.method == method.upper() and pattern.fullmatch(r.path) and r.status is not None
         ]
 
@@ -644,9 +653,7 @@ class DiscordTestServer:
 
     def largest_heartbeat_gap(self) -> float:
         """Largest time between consecutive heartbeats on the same connection (seconds)."""
-        gaps = [
-            b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]
-        ]
+        gaps = [b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]]
         return max(gaps, default=0.0)
 
     async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
@@ -660,7 +667,9 @@ class DiscordTestServer:
                         return result
                     await tick.wait()
         except TimeoutError:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate!r}\n{self.summary()}") from None
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what or predicate!r}\n{self.summary()}"
+            ) from None
 
     def summary(self) -> str:
         """Recent traffic and every problem seen, for failure messages."""
@@ -686,8 +695,12 @@ class DiscordTestServer:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         conn = GatewayConnection(
-            index=len(self.connections), path=request.path, query=dict(request.query),
-            ws=ws, request=request, opened_at=time.monotonic(),
+            index=len(self.connections),
+            path=request.path,
+            query=dict(request.query),
+            ws=ws,
+            request=request,
+            opened_at=time.monotonic(),
         )
         self.connections.append(conn)
         if conn.query.get("v") != str(API_VERSION) or conn.query.get("encoding") != "json":
@@ -849,24 +862,44 @@ class DiscordTestServer:
     def _roles(self) -> list[Json]:
         def role(role_id: int, name: str, perms: int, position: int, **extra: Any) -> Json:
             return {
-                "id": str(role_id), "name": name, "color": 0,
+                "id": str(role_id),
+                "name": name,
+                "color": 0,
                 "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-                "hoist": False, "position": position, "permissions": str(perms),
-                "managed": False, "mentionable": False, "flags": 0, **extra,
+                "hoist": False,
+                "position": position,
+                "permissions": str(perms),
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+                **extra,
             }
 
         return [
             role(self.config.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
             role(MODERATOR_ROLE_ID, "Moderator", MODERATOR_PERMISSIONS, 1),
-            role(BOT_ROLE_ID, self.config.bot_user.username, BOT_PERMISSIONS, 2,
-                 managed=True, tags={"bot_id": str(self.config.bot_user.id)}),
+            role(
+                BOT_ROLE_ID,
+                self.config.bot_user.username,
+                BOT_PERMISSIONS,
+                2,
+                managed=True,
+                tags={"bot_id": str(self.config.bot_user.id)},
+            ),
         ]
 
     def _member_payload(self, user: FakeUser, *, with_user: bool, permissions: int | None = None) -> Json:
         member: Json = {
-            "roles": [str(r) for r in user.role_ids], "joined_at": "2025-01-01T00:00:00+00:00",
-            "deaf": False, "mute": False, "flags": 0, "pending": False,
-            "nick": None, "avatar": None, "premium_since": None, "communication_disabled_until": None,
+            "roles": [str(r) for r in user.role_ids],
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+            "avatar": None,
+            "premium_since": None,
+            "communication_disabled_until": None,
         }
         if with_user:
             member["user"] = user.payload()
@@ -877,9 +910,18 @@ class DiscordTestServer:
     def _create_guild_channels(self) -> None:
         for position, (name, channel_id) in enumerate(self.config.text_channels.items()):
             self.channels[channel_id] = {
-                "id": str(channel_id), "type": 0, "guild_id": str(self.config.guild_id), "name": name,
-                "position": position, "permission_overwrites": [], "nsfw": False, "parent_id": None,
-                "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(self.config.guild_id),
+                "name": name,
+                "position": position,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "flags": 0,
                 "default_auto_archive_duration": 1440,
             }
 
@@ -887,20 +929,47 @@ class DiscordTestServer:
         cfg = self.config
         threads = [t for t in self.threads() if not t["thread_metadata"]["archived"]]
         return {
-            "id": str(cfg.guild_id), "name": cfg.guild_name, "icon": None, "splash": None,
-            "discovery_splash": None, "description": None, "features": [], "emojis": [], "stickers": [],
-            "owner_id": str(cfg.owner.id), "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
-            "verification_level": 0, "default_message_notifications": 1, "explicit_content_filter": 0,
-            "roles": self._roles(), "mfa_level": 0, "nsfw_level": 0, "application_id": None,
-            "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-            "vanity_url_code": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US",
-            "public_updates_channel_id": None, "incidents_data": None,
-            "joined_at": "2025-01-01T00:00:00+00:00", "large": False, "unavailable": False,
+            "id": str(cfg.guild_id),
+            "name": cfg.guild_name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "description": None,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "owner_id": str(cfg.owner.id),
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "roles": self._roles(),
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "application_id": None,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "incidents_data": None,
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "large": False,
+            "unavailable": False,
             "member_count": len(cfg.users),
             "members": [self._member_payload(u, with_user=True) for u in cfg.users],
             "channels": [c for c in self.channels.values() if c["type"] not in (10, 11, 12)],
-            "threads": threads, "voice_states": [], "presences": [], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [],
+            "threads": threads,
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
         }
 
     # ------------------------------------------------------------------ test-side events
@@ -978,7 +1047,11 @@ class DiscordTestServer:
         return await self._dispatch_interaction(payload)
 
     async def click_button(
-        self, message_id: int, *, label: str | None = None, custom_id: str | None = None,
+        self,
+        message_id: int,
+        *,
+        label: str | None = None,
+        custom_id: str | None = None,
         user: FakeUser | str = "reader",
     ) -> InteractionRecord:
         """Click the (enabled, non-link) button with this label or custom_id on a stored message."""
@@ -1010,7 +1083,9 @@ class DiscordTestServer:
         unknown = set(options) - set(declared)
         missing = {n for n, o in declared.items() if o.get("required") and n not in options}
         if unknown or missing:
-            raise LookupError(f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}")
+            raise LookupError(
+                f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}"
+            )
         return [{"name": n, "type": declared[n]["type"], "value": v} for n, v in options.items()]
 
     def _interaction_payload(
@@ -1067,14 +1142,23 @@ class DiscordTestServer:
         if mentioned is None:
             mentioned = self._pinged_users(body.get("content") or "", body.get("allowed_mentions"), author)
         message: Json = {
-            "id": str(message_id), "channel_id": str(channel_id), "guild_id": channel["guild_id"],
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "guild_id": channel["guild_id"],
             "author": author.payload(),
             "member": self._member_payload(author, with_user=False),
-            "content": body.get("content") or "", "timestamp": _iso_now(), "edited_timestamp": None,
-            "tts": bool(body.get("tts")), "mention_everyone": False,
+            "content": body.get("content") or "",
+            "timestamp": _iso_now(),
+            "edited_timestamp": None,
+            "tts": bool(body.get("tts")),
+            "mention_everyone": False,
             "mentions": [{**u.payload(), "member": self._member_payload(u, with_user=False)} for u in mentioned],
-            "mention_roles": [], "attachments": body.get("_attachments", []), "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [], "pinned": False, "type": message_type,
+            "mention_roles": [],
+            "attachments": body.get("_attachments", []),
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": message_type,
             "flags": ((body.get("flags") or 0) & (EPHEMERAL | IS_COMPONENTS_V2 | (1 << 2) | (1 << 12))) | extra_flags,
         }
         if interaction is not None:
@@ -1089,7 +1173,9 @@ class DiscordTestServer:
     def _interaction_message_fields(self, interaction: InteractionRecord) -> Json:
         payload = interaction.payload
         metadata: Json = {
-            "id": payload["id"], "type": payload["type"], "user": payload["member"]["user"],
+            "id": payload["id"],
+            "type": payload["type"],
+            "user": payload["member"]["user"],
             "authorizing_integration_owners": payload["authorizing_integration_owners"],
         }
         if payload["type"] == InteractionType.MESSAGE_COMPONENT:
@@ -1150,7 +1236,7 @@ class DiscordTestServer:
 
     async def _rest(self, request: web.Request) -> web.Response:
         prefix = f"/api/v{API_VERSION}"
-        path = request.path[len(prefix):] if request.path.startswith(prefix + "/") else request.path
+        path = request.path[len(prefix) :] if request.path.startswith(prefix + "/") else request.path
         body, files = await _read_body(request)
         record = RecordedRequest(request.method, path, dict(request.query), body, files, time.monotonic())
         self.requests.append(record)
@@ -1192,11 +1278,20 @@ class DiscordTestServer:
 
     async def _get_application(self, req: RecordedRequest) -> Json:
         return {
-            "id": str(self.config.application_id), "name": self.config.bot_user.username, "icon": None,
-            "description": "", "summary": "", "verify_key": "0" * 64, "flags": 0, "bot_public": True,
-            "bot_require_code_grant": False, "owner": self.config.owner.payload(),
-            "bot": self.config.bot_user.payload(), "interactions_endpoint_url": None,
-            "redirect_uris": [], "tags": [],
+            "id": str(self.config.application_id),
+            "name": self.config.bot_user.username,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.config.owner.payload(),
+            "bot": self.config.bot_user.payload(),
+            "interactions_endpoint_url": None,
+            "redirect_uris": [],
+            "tags": [],
         }
 
     async def _get_gateway(self, req: RecordedRequest) -> Json:
@@ -1226,14 +1321,20 @@ class DiscordTestServer:
         stored = []
         for command in req.json or []:
             key = (command["name"], command.get("type", 1))
-            stored.append({
-                "type": 1, "description": "", "options": [], "default_member_permissions": None,
-                "nsfw": False, **command,
-                "id": previous.get(key) or str(self.new_id()),
-                "application_id": str(self.config.application_id),
-                "version": str(self.new_id()),
-                **({"guild_id": guild_id} if guild_id else {}),
-            })
+            stored.append(
+                {
+                    "type": 1,
+                    "description": "",
+                    "options": [],
+                    "default_member_permissions": None,
+                    "nsfw": False,
+                    **command,
+                    "id": previous.get(key) or str(self.new_id()),
+                    "application_id": str(self.config.application_id),
+                    "version": str(self.new_id()),
+                    **({"guild_id": guild_id} if guild_id else {}),
+                }
+            )
         self.commands[scope] = stored
         return stored
 
@@ -1257,8 +1358,21 @@ class DiscordTestServer:
         body = req.json or {}
         kind, data = body.get("type"), body.get("data") or {}
         if kind not in ALLOWED_CALLBACKS[record.payload["type"]]:
-            raise ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [
-                {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid interaction response type"}]}})
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "type": {
+                        "_errors": [
+                            {
+                                "code": "INTERACTION_RESPONSE_TYPE_INVALID",
+                                "message": "Invalid interaction response type",
+                            }
+                        ]
+                    }
+                },
+            )
         message = await self._apply_callback(record, kind, data)
         record.callback_type, record.acked_at = kind, time.monotonic()
         if message is not None:
@@ -1274,13 +1388,21 @@ class DiscordTestServer:
         is_command = record.payload["type"] == InteractionType.APPLICATION_COMMAND
         if kind == Callback.CHANNEL_MESSAGE:
             validate_message(data, creating=True)
-            message = self._store_message(channel_id, bot, data, message_type=20 if is_command else 19, interaction=record)
+            message = self._store_message(
+                channel_id, bot, data, message_type=20 if is_command else 19, interaction=record
+            )
             await self._dispatch_message_event("MESSAGE_CREATE", message)
             return message
         if kind == Callback.DEFERRED_CHANNEL_MESSAGE:
             flags = (data.get("flags") or 0) & EPHEMERAL
-            message = self._store_message(channel_id, bot, {"flags": flags}, message_type=20 if is_command else 19,
-                                          interaction=record, extra_flags=LOADING)
+            message = self._store_message(
+                channel_id,
+                bot,
+                {"flags": flags},
+                message_type=20 if is_command else 19,
+                interaction=record,
+                extra_flags=LOADING,
+            )
             record.loading = True
             await self._dispatch_message_event("MESSAGE_CREATE", message)
             return message
@@ -1373,8 +1495,9 @@ class DiscordTestServer:
         reference = body.get("message_reference")
         if reference and reference.get("message_id"):
             referenced = self.messages.get(int(reference["message_id"]))
-            message.update(type=19, message_reference={**reference, "channel_id": channel_id},
-                           referenced_message=referenced)
+            message.update(
+                type=19, message_reference={**reference, "channel_id": channel_id}, referenced_message=referenced
+            )
         await self._dispatch_message_event("MESSAGE_CREATE", message)
         return message
 
@@ -1427,16 +1550,33 @@ class DiscordTestServer:
         errs.raise_if_any()
         now = _iso_now()
         thread: Json = {
-            "id": str(thread_id), "type": kind, "guild_id": str(self.config.guild_id), "parent_id": str(parent_id),
-            "owner_id": str(self.config.bot_user.id), "name": name, "nsfw": False, "last_message_id": None,
-            "rate_limit_per_user": body.get("rate_limit_per_user") or 0, "message_count": 0, "member_count": 1,
-            "total_message_sent": 0, "flags": 0,
+            "id": str(thread_id),
+            "type": kind,
+            "guild_id": str(self.config.guild_id),
+            "parent_id": str(parent_id),
+            "owner_id": str(self.config.bot_user.id),
+            "name": name,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
             "thread_metadata": {
-                "archived": False, "auto_archive_duration": body.get("auto_archive_duration") or 1440,
-                "archive_timestamp": now, "locked": False, "create_timestamp": now,
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration") or 1440,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
                 **({"invitable": body.get("invitable", True)} if kind == 12 else {}),
             },
-            "member": {"id": str(thread_id), "user_id": str(self.config.bot_user.id), "join_timestamp": now, "flags": 1},
+            "member": {
+                "id": str(thread_id),
+                "user_id": str(self.config.bot_user.id),
+                "join_timestamp": now,
+                "flags": 1,
+            },
         }
         self.channels[thread_id] = thread
         if self._session is not None:
@@ -1460,8 +1600,13 @@ async def _read_body(request: web.Request) -> tuple[Any, list[str]]:
         files = [f.filename for f in form.values() if isinstance(f, web.FileField)]
         body["_files"] = files
         body["_attachments"] = [
-            {"id": str(i), "filename": name, "size": 0, "url": f"https://cdn.invalid/{name}",
-             "proxy_url": f"https://cdn.invalid/{name}"}
+            {
+                "id": str(i),
+                "filename": name,
+                "size": 0,
+                "url": f"https://cdn.invalid/{name}",
+                "proxy_url": f"https://cdn.invalid/{name}",
+            }
             for i, name in enumerate(files)
         ]
         return body, files

@@ -98,14 +98,20 @@ def test_slash_command_is_synced_deferred_and_followed_up(discord_server: Discor
 
     async def scenario() -> None:
         async with running_bot(ProbeBot(cfg.guild_id), server):
-            guild_sync = server.requests_matching("PUT", rf"/applications/{cfg.application_id}/guilds/{cfg.guild_id}/commands")
+            guild_sync = server.requests_matching(
+                "PUT", rf"/applications/{cfg.application_id}/guilds/{cfg.guild_id}/commands"
+            )
             assert len(guild_sync) == 1 and guild_sync[0].status == 200
             assert sorted(c["name"] for c in guild_sync[0].json) == ["ping", "sources"]
             assert not server.requests_matching("PUT", rf"/applications/{cfg.application_id}/commands")
 
             record = await server.send_interaction("ping")
-            callback = await server.wait_for_request("POST", token_path(rf"/interactions/{record.id}/", record.token, "/callback"))
-            followup = await server.wait_for_request("POST", token_path(rf"/webhooks/{cfg.application_id}/", record.token))
+            callback = await server.wait_for_request(
+                "POST", token_path(rf"/interactions/{record.id}/", record.token, "/callback")
+            )
+            followup = await server.wait_for_request(
+                "POST", token_path(rf"/webhooks/{cfg.application_id}/", record.token)
+            )
 
         assert callback.json["type"] == 5 and callback.query.get("with_response") == "1"
         assert record.ack_latency is not None and record.ack_latency < cfg.interaction_ack_deadline_s
@@ -161,7 +167,9 @@ def test_button_click_updates_the_message(discord_server: DiscordTestServer, run
             assert server.messages[message_id]["content"] == "Sources for elections: page 1"
 
             click = await server.click_button(message_id, label="More sources")
-            callback = await server.wait_for_request("POST", token_path(rf"/interactions/{click.id}/", click.token, "/callback"))
+            callback = await server.wait_for_request(
+                "POST", token_path(rf"/interactions/{click.id}/", click.token, "/callback")
+            )
 
         assert callback.json["type"] == 7  # UPDATE_MESSAGE
         assert click.payload["message"]["id"] == str(message_id)
@@ -236,8 +244,15 @@ def test_oversize_embed_is_rejected_like_discord_would(discord_server: DiscordTe
         assert "embeds.0.description" in rejected.value.text
         (violation,) = server.violations
         assert violation.path == f"/channels/{general}/messages"
-        assert violation.errors == {"embeds": {"0": {"description": {"_errors": [
-            {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]}}}}
+        assert violation.errors == {
+            "embeds": {
+                "0": {
+                    "description": {
+                        "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]
+                    }
+                }
+            }
+        }
         assert [r.path for r in server.unknown_routes] == ["/guilds/1/bans"]
         assert not server.messages_in(general) and not server.client_errors
 
@@ -271,8 +286,14 @@ def _buttons(n: int, label: str = "b", start: int = 0) -> dict[str, Any]:
         ({"embeds": [_embed(description="x" * 4000), _embed(description="x" * 2100)]}, ("embeds",)),
         ({"content": "c", "components": [_buttons(1, start=i) for i in range(6)]}, ("components",)),
         ({"content": "c", "components": [_buttons(6)]}, ("components", "0", "components")),
-        ({"content": "c", "components": [_buttons(1, label="x" * 81)]}, ("components", "0", "components", "0", "label")),
-        ({"content": "c", "components": [_buttons(1), _buttons(1)]}, ("components", "1", "components", "0", "custom_id")),
+        (
+            {"content": "c", "components": [_buttons(1, label="x" * 81)]},
+            ("components", "0", "components", "0", "label"),
+        ),
+        (
+            {"content": "c", "components": [_buttons(1), _buttons(1)]},
+            ("components", "1", "components", "0", "custom_id"),
+        ),
     ],
 )
 def test_validator_rejects_what_discord_rejects(body: dict[str, Any], error_path: tuple[str, ...]) -> None:
