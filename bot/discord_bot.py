@@ -11,7 +11,8 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import discord
 from discord.ext import commands, tasks
@@ -21,13 +22,14 @@ from bot.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin")
 HEARTBEAT_FILE_SECONDS = 20
 
 
 class BylineBot(commands.Bot):
-    def __init__(self, service: Byline, settings: DiscordSettings, **options) -> None:
+    def __init__(self, service: Byline, settings: DiscordSettings, **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = settings.message_content
         options.setdefault("guild_ready_timeout", 1.0)
@@ -60,11 +62,11 @@ class BylineBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("Synced %d commands globally", len(synced))
 
-    async def in_question_thread(self, function: Callable[..., T], *args, **kwargs) -> T:
+    async def in_question_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a search or answer off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._question_pool, lambda: function(*args, **kwargs))
 
-    async def in_index_thread(self, function: Callable[..., T], *args, **kwargs) -> T:
+    async def in_index_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run an index build off the event loop, beside (not in front of) questions."""
         return await asyncio.get_running_loop().run_in_executor(self._index_pool, lambda: function(*args, **kwargs))
 
@@ -84,8 +86,10 @@ class BylineBot(commands.Bot):
 
     async def close(self) -> None:
         self.touch_heartbeat_file.cancel()
+        from bot.exts.admin import Admin  # the cog module imports this one
+
         admin = self.get_cog("Admin")
-        if admin is not None:
+        if isinstance(admin, Admin):
             admin.cancel_reindex()
         await super().close()
         self._question_pool.shutdown(wait=False, cancel_futures=True)
@@ -95,6 +99,6 @@ class BylineBot(commands.Bot):
         log.info("Connected as %s to %d servers", self.user, len(self.guilds))
 
 
-def _write_heartbeat(path) -> None:
+def _write_heartbeat(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{time.time():.0f}\n", encoding="utf-8")

@@ -110,6 +110,7 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 JSON_HEADERS = {"Content-Type": "application/json"}  # exactly this: discord.py compares it verbatim
 
 T = TypeVar("T")
+ClientT = TypeVar("ClientT", bound=discord.Client)
 Json = dict[str, Any]
 
 
@@ -729,7 +730,8 @@ class DiscordTestServer:
             await conn.ws.send_str(json.dumps(frame))
 
     async def _on_payload(self, conn: GatewayConnection, frame: Json) -> None:
-        op, data = frame.get("op"), frame.get("d")
+        op: int = frame.get("op", -1)
+        data: Any = frame.get("d")  # a JSON object for the ops handled below
         now = time.monotonic()
         self.gateway_log.append(GatewayFrame(conn.index, "received", op, frame.get("t"), data, now))
         if op == Op.HEARTBEAT:
@@ -801,7 +803,7 @@ class DiscordTestServer:
         """Drop the live gateway socket: close with a resumable ``code``, or abort if None."""
         session = self._session
         conn = session.connection if session else None
-        if conn is None:
+        if session is None or conn is None:
             raise RuntimeError("no live gateway connection to drop")
         session.connection = None  # from now on events are kept for the RESUME replay
         conn.close_code = code
@@ -1596,7 +1598,8 @@ async def _read_body(request: web.Request) -> tuple[Any, list[str]]:
     """JSON body (or multipart ``payload_json`` + file names); None when empty/unparseable."""
     if request.content_type.startswith("multipart/"):
         form = await request.post()
-        body = json.loads(form["payload_json"]) if "payload_json" in form else {}
+        payload = form.get("payload_json")
+        body = json.loads(payload) if isinstance(payload, (str, bytes, bytearray)) else {}
         files = [f.filename for f in form.values() if isinstance(f, web.FileField)]
         body["_files"] = files
         body["_attachments"] = [
@@ -1669,8 +1672,8 @@ def capture_discord_errors(server: DiscordTestServer) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    bot: discord.Client, server: DiscordTestServer, *, ready_timeout: float = 10.0
-) -> AsyncIterator[discord.Client]:
+    bot: ClientT, server: DiscordTestServer, *, ready_timeout: float = 10.0
+) -> AsyncIterator[ClientT]:
     """Run ``bot`` against ``server`` (already pointed at) until it is ready; close it on exit.
 
     Construct the bot with a small ``guild_ready_timeout`` (e.g. 0.05): discord.py waits

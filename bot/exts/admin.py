@@ -16,6 +16,7 @@ from bot.exts.errors import tell
 from bot.exts.views import PagedView
 from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
 from bot.service import ReindexOutcome
+from corpus.models import Article
 from embeddings.indexer import BuildProgress
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class Admin(commands.Cog):
         await interaction.response.send_message(embed=render(0), view=view)
 
 
-def _source_line(article) -> str:
+def _source_line(article: Article) -> str:
     title = shorten(safe(article.title or article.id), 150)
     headline = f"[{title}](<{article.url}>)" if article.url.startswith(("https://", "http://")) else title
     outlet = safe(article.outlet) if article.outlet else "Unknown outlet"

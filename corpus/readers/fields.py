@@ -6,6 +6,8 @@ Each Article field accepts a few common spellings; the first one present wins.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from typing import TypedDict
 
 from corpus.readers.dates import to_utc
 from corpus.readers.text import collapse_whitespace
@@ -42,7 +44,18 @@ def first_text(mapping: Mapping[str, object], keys: tuple[str, ...]) -> str:
     return as_text(first_value(mapping, keys))
 
 
-def metadata_fields(mapping: Mapping[str, object]) -> dict[str, object]:
+class MetadataFields(TypedDict):
+    """The Article fields a metadata mapping gives, besides id and body."""
+
+    title: str
+    outlet: str
+    author: str
+    published: datetime | None
+    updated: datetime | None
+    url: str
+
+
+def metadata_fields(mapping: Mapping[str, object]) -> MetadataFields:
     """The Article fields a metadata mapping gives, besides id and body."""
     return {
         "title": first_text(mapping, TITLE_KEYS),

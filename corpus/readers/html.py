@@ -8,6 +8,7 @@ the canonical / og:url address.
 from __future__ import annotations
 
 import trafilatura
+from trafilatura.settings import Document
 
 from corpus.models import Article
 from corpus.readers.dates import to_utc
@@ -29,11 +30,12 @@ def read_html(source: SourceFile) -> ReadResult:
         include_images=False,
         include_links=False,
         date_extraction_params=DATE_EXTRACTION,
+        as_dict=False,
     )
-    if document is None or not (document.text or "").strip():
+    if not isinstance(document, Document) or not (document.text or "").strip():
         raise UnreadableFileError("no article text found in the HTML")
     title = collapse_whitespace(document.title or "")
-    paragraphs = without_title_heading(text_lines(document.text), title)
+    paragraphs = without_title_heading(text_lines(document.text or ""), title)
     if not paragraphs:
         raise UnreadableFileError("no body text")
     return ReadResult.single(

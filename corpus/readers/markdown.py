@@ -39,12 +39,14 @@ def read_markdown(source: SourceFile) -> ReadResult:
     paragraphs = without_title_heading(paragraphs, title)
     if not paragraphs:
         raise UnreadableFileError("no body text")
+    fields = metadata_fields(metadata)
+    fields["title"] = title
     return ReadResult.single(
         Article(
             id=first_text(metadata, ID_KEYS) or source.article_id,
             paragraphs=paragraphs,
             source_file=source.relative_name,
-            **{**metadata_fields(metadata), "title": title},
+            **fields,
         )
     )
 

@@ -119,6 +119,7 @@ def test_slash_command_is_synced_deferred_and_followed_up(discord_server: Discor
         assert followup.json["embeds"][0]["title"] == "Pong"
         assert followup.json["allowed_mentions"] == {"parse": []}
         # The first follow-up after a deferral resolves the "thinking..." message, like Discord.
+        assert record.original_message_id is not None
         assert followup.response["id"] == str(record.original_message_id)
         assert server.messages[record.original_message_id]["flags"] == 0
         server.assert_clean()
@@ -133,14 +134,14 @@ def test_mention_gets_an_answer_in_a_thread(discord_server: DiscordTestServer, r
     async def scenario() -> None:
         async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
             await server.send_message_create(general, "reader", "just chatting")
-            asked = await server.send_message_create(general, "reader", f"{bot.user.mention} what is new?")
+            asked = await server.send_message_create(general, "reader", f"<@{server.config.bot_user.id}> what is new?")
             started = await server.wait_for_request("POST", rf"/channels/{general}/messages/{asked['id']}/threads")
             thread_id = started.response["id"]
             answer = await server.wait_for_request("POST", rf"/channels/{thread_id}/messages")
             await server.wait_until(lambda: len(server.messages_in(int(thread_id))) == 1)
 
             # Without the message_content intent, Discord blanks content unless the bot is mentioned.
-            assert [m.content for m in bot.seen] == ["", f"{bot.user.mention} what is new?"]
+            assert [m.content for m in bot.seen] == ["", f"<@{server.config.bot_user.id}> what is new?"]
             assert bot.get_channel(int(thread_id)) is not None  # THREAD_CREATE reached the cache
 
         assert thread_id == asked["id"]  # a thread started from a message shares its id
@@ -164,6 +165,7 @@ def test_button_click_updates_the_message(discord_server: DiscordTestServer, run
             command = await server.send_interaction("sources", {"topic": "elections"})
             await completed
             message_id = command.original_message_id
+            assert message_id is not None
             assert server.messages[message_id]["content"] == "Sources for elections: page 1"
 
             click = await server.click_button(message_id, label="More sources")
@@ -235,6 +237,7 @@ def test_oversize_embed_is_rejected_like_discord_would(discord_server: DiscordTe
     async def scenario() -> None:
         async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
             channel = bot.get_channel(general)
+            assert isinstance(channel, discord.TextChannel)
             with pytest.raises(discord.HTTPException) as rejected:
                 await channel.send(embed=discord.Embed(description="x" * 4097))
             with pytest.raises(discord.NotFound):
@@ -300,7 +303,7 @@ def test_validator_rejects_what_discord_rejects(body: dict[str, Any], error_path
     with pytest.raises(ApiError) as rejected:
         validate_message(body, creating=True)
     assert rejected.value.status == 400 and rejected.value.code == 50035
-    node = rejected.value.errors
+    node: Any = rejected.value.errors
     for part in error_path:
         node = node[part]
     assert node["_errors"]
