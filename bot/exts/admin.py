@@ -16,6 +16,7 @@ from bot.exts.errors import tell
 from bot.exts.views import PagedView
 from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
 from bot.service import ReindexOutcome
+from bot.wording import counted, progress
 from corpus.models import Article
 from embeddings.indexer import BuildProgress
 
@@ -129,11 +130,11 @@ def _source_line(article: Article) -> str:
     return f"`{article.date_label or 'undated'}` {headline} — {outlet}"
 
 
-def _progress_line(progress: BuildProgress) -> str:
+def _progress_line(build: BuildProgress) -> str:
     return (
-        f"Reindexing: {progress.articles_done:,}/{progress.articles_total:,} articles, "
-        f"{progress.chunks_done:,}/{progress.chunks_total:,} chunks "
-        f"({progress.chunks_per_second:.1f} chunks/s, {progress.articles_per_second:.1f} articles/s)"
+        f"Reindexing: {progress(build.articles_done, build.articles_total, 'article')}, "
+        f"{progress(build.chunks_done, build.chunks_total, 'chunk')} "
+        f"({build.chunks_per_second:.1f} chunks/s, {build.articles_per_second:.1f} articles/s)"
     )
 
 
@@ -142,7 +143,7 @@ def _report_embed(outcome: ReindexOutcome) -> discord.Embed:
     embed = discord.Embed(
         title="Reindex finished",
         colour=ACCENT,
-        description=f"{report.articles:,} articles, {report.chunks:,} chunks, in {report.seconds:.1f} s.",
+        description=f"{counted(report.articles, 'article')}, {counted(report.chunks, 'chunk')}, in {report.seconds:.1f} s.",
     )
     for label, ids in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         embed.add_field(name=f"{label} ({len(ids)})", value=_id_list(ids), inline=False)
