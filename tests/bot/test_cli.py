@@ -18,10 +18,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import discord
 import pytest
-from click.testing import Result
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -30,6 +30,19 @@ from tests.discord_server import DiscordTestServer
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-part.do-not-print-me"
+
+
+class Result(Protocol):
+    """What a CliRunner call gives (click's or typer's own class, depending on the typer version)."""
+
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def exception(self) -> BaseException | None: ...
 
 
 def byline(*args: str, env: dict[str, str] | None = None) -> Result:
