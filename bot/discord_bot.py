@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 import discord
 from discord.ext import commands, tasks
@@ -23,6 +23,14 @@ from bot.settings import DiscordSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
+
+
+@runtime_checkable
+class CancelsReindex(Protocol):
+    """The admin cog, as the bot sees it when closing: a running reindex can be told to stop."""
+
+    def cancel_reindex(self) -> None: ...
+
 
 EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin")
 HEARTBEAT_FILE_SECONDS = 20
@@ -86,10 +94,8 @@ class BylineBot(commands.Bot):
 
     async def close(self) -> None:
         self.touch_heartbeat_file.cancel()
-        from bot.exts.admin import Admin  # the cog module imports this one
-
         admin = self.get_cog("Admin")
-        if isinstance(admin, Admin):
+        if isinstance(admin, CancelsReindex):
             admin.cancel_reindex()
         await super().close()
         self._question_pool.shutdown(wait=False, cancel_futures=True)
