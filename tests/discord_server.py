@@ -1599,7 +1599,7 @@ async def _read_body(request: web.Request) -> tuple[Any, list[str]]:
     if request.content_type.startswith("multipart/"):
         form = await request.post()
         payload = form.get("payload_json")
-        body = json.loads(payload) if isinstance(payload, (str, bytes, bytearray)) else {}
+        body = json.loads(payload) if isinstance(payload, str | bytes | bytearray) else {}
         files = [f.filename for f in form.values() if isinstance(f, web.FileField)]
         body["_files"] = files
         body["_attachments"] = [

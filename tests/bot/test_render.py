@@ -195,7 +195,7 @@ def test_answer_embed_within_limits_whatever_the_sizes() -> None:
     assert len(embed.fields) <= SOURCES_PER_PAGE
     assert all(len(f.name or "") <= FIELD_NAME_LIMIT and len(f.value or "") <= FIELD_VALUE_LIMIT for f in embed.fields)
     assert len(embed) <= MESSAGE_EMBED_TOTAL
-    assert [f.name for f in embed.fields][0].startswith("[1] ")
+    assert (embed.fields[0].name or "").startswith("[1] ")
 
 
 def test_answer_embed_escapes_article_and_question_text() -> None:
