@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make ask` (install, then answer the Baqeri question from the
 # bundled corpus) and `make test` (install, then run the test suite). Both install into .venv once.
+# `make lint` runs the checks CI runs before the tests: ruff (lint and format) and mypy.
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU build of torch; elsewhere, point TORCH_INDEX_URL at https://download.pytorch.org/whl/cpu.
@@ -7,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 QUESTION ?= What did Baqeri propose?
 
-.PHONY: install ask test
+.PHONY: install ask test lint
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml docker/install-deps.sh
@@ -22,3 +23,8 @@ ask: install
 
 test: install
 	$(VENV)/bin/python -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy

@@ -27,7 +27,6 @@ class ComposerConfig:
     rank_decay: float = 0.01
     anchor_weight: float = 0.5
     lexical_weight: float = 0.3
-    supporting_relevance: float = 0.75  # sentences after the first need this share of min_relevance
     duplicate_similarity: float = 0.92
 
 

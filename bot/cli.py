@@ -29,6 +29,7 @@ from bot.settings import (
     load_section,
     parse_day,
 )
+from bot.wording import counted, progress
 from corpus.errors import BylineError, Remedy
 from embeddings.indexer import BuildProgress, BuildReport
 from embeddings.store import IndexUnavailableError
@@ -88,13 +89,13 @@ class ProgressBar:
     def __init__(self) -> None:
         self._bar: tqdm | None = None
 
-    def __call__(self, progress: BuildProgress) -> None:
+    def __call__(self, build: BuildProgress) -> None:
         if self._bar is None:
-            self._bar = tqdm(total=progress.chunks_total, unit="chunk", desc="Embedding", file=sys.stderr, disable=None)
-        self._bar.n = progress.chunks_done
+            self._bar = tqdm(total=build.chunks_total, unit="chunk", desc="Embedding", file=sys.stderr, disable=None)
+        self._bar.n = build.chunks_done
         self._bar.set_postfix_str(
-            f"{progress.articles_done}/{progress.articles_total} articles, "
-            f"{progress.articles_per_second:.1f} articles/s, {progress.chunks_per_second:.1f} chunks/s",
+            f"{progress(build.articles_done, build.articles_total, 'article')}, "
+            f"{build.articles_per_second:.1f} articles/s, {build.chunks_per_second:.1f} chunks/s",
             refresh=True,
         )
 
@@ -116,12 +117,20 @@ def run_index(byline: Byline, only_if_missing: bool = False, before_answer: bool
         typer.secho(f"skipped {skipped}", fg="yellow", err=True)
     for note in outcome.notes:
         typer.secho(f"note: {note}", fg="cyan", err=True)
-    typer.echo(f"Indexed {byline.corpus_path}: {outcome.report.summary()}", err=only_if_missing or before_answer)
+    typer.echo(f"Indexed {byline.corpus_path}: {report_line(outcome.report)}", err=only_if_missing or before_answer)
     return outcome
 
 
 def _changed(report: BuildReport) -> bool:
     return bool(report.added or report.changed or report.removed)
+
+
+def report_line(report: BuildReport) -> str:
+    return (
+        f"{counted(report.articles, 'article')}, {counted(report.chunks, 'chunk')}: {len(report.added):,} added, "
+        f"{len(report.changed):,} changed, {len(report.removed):,} removed, {report.unchanged:,} unchanged; "
+        f"{counted(report.chunks_embedded, 'chunk')} embedded in {report.seconds:.1f} s"
+    )
 
 
 @app.command()
@@ -159,7 +168,8 @@ def sources(corpus: Path | None = CorpusOption, index: Path | None = IndexOption
         byline = make_byline(corpus, index)
         status = byline.status()
         typer.echo(
-            f"{status.articles} articles, {status.chunks} chunks, {status.outlets} outlets; model {status.model}; built {status.built_at}"
+            f"{counted(status.articles, 'article')}, {counted(status.chunks, 'chunk')}, "
+            f"{counted(status.outlets, 'outlet')}; model {status.model}; built {status.built_at}"
         )
         for article in byline.sources():
             day = article.date_label or "undated"
@@ -230,7 +240,8 @@ def _print_metrics(metrics: RetrievalMetrics, index_seconds: float, timings: lis
         typer.echo("No question has gold evidence: retrieval metrics not computed.")
     if metrics.null_questions:
         typer.echo(
-            f"Refused {metrics.null_refused}/{metrics.null_questions} questions without evidence (null queries)."
+            f"Refused {progress(metrics.null_refused, metrics.null_questions, 'question')} without evidence "
+            "(null queries)."
         )
 
 

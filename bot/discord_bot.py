@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import discord
 from discord.ext import commands, tasks
@@ -25,6 +26,8 @@ from bot.settings import DiscordSettings, FeedsSettings, FetchSettings, load_sec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
+
 
 EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin", "bot.exts.feeds", "bot.exts.scheduler")
 HEARTBEAT_FILE_SECONDS = 20
@@ -32,7 +35,7 @@ HEARTBEAT_FILE_SECONDS = 20
 
 class BylineBot(commands.Bot):
     def __init__(
-        self, service: Byline, settings: DiscordSettings, ingest: IngestService | None = None, **options
+        self, service: Byline, settings: DiscordSettings, ingest: IngestService | None = None, **options: Any
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = settings.message_content
@@ -71,11 +74,11 @@ class BylineBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("Synced %d commands globally", len(synced))
 
-    async def in_question_thread(self, function: Callable[..., T], *args, **kwargs) -> T:
+    async def in_question_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a search or answer off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._question_pool, lambda: function(*args, **kwargs))
 
-    async def in_index_thread(self, function: Callable[..., T], *args, **kwargs) -> T:
+    async def in_index_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run an index build off the event loop, beside (not in front of) questions."""
         return await asyncio.get_running_loop().run_in_executor(self._index_pool, lambda: function(*args, **kwargs))
 
@@ -108,11 +111,9 @@ class BylineBot(commands.Bot):
 
 
 def _ingest_from_environment(service: Byline) -> IngestService:
-    fetch = load_section(FetchSettings)
-    feeds = load_section(FeedsSettings)
-    return IngestService(service, fetch, feeds)  # type: ignore[arg-type]
+    return IngestService(service, load_section(FetchSettings), load_section(FeedsSettings))
 
 
-def _write_heartbeat(path) -> None:
+def _write_heartbeat(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{time.time():.0f}\n", encoding="utf-8")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def _squash(text: str) -> str:
@@ -81,17 +83,8 @@ class RetrievalMetrics:
         }
 
 
-@dataclass
-class EvaluationRun:
-    metrics: RetrievalMetrics
-    index_seconds: float
-    seconds_per_question: list[float]
-
-
-def read_questions(path) -> list[dict]:
+def read_questions(path: Path) -> list[dict]:
     """Questions from a JSONL file; each needs `question`, and `id` and `evidence` are used when present."""
-    import json
-
     questions = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):

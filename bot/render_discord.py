@@ -9,6 +9,7 @@ an escape sequence or a link.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import discord
 
@@ -58,7 +59,7 @@ def safe(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def _day(published) -> str:
+def _day(published: datetime | None) -> str:
     return published.date().isoformat() if published else "undated"
 
 

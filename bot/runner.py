@@ -29,7 +29,8 @@ async def serve_until_stopped(service: Byline, settings: DiscordSettings) -> int
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with bot:
-        connection = asyncio.create_task(bot.start(settings.token.get_secret_value()))
+        token = settings.token.get_secret_value() if settings.token is not None else ""
+        connection = asyncio.create_task(bot.start(token))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if stopping.done():

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from datetime import date
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from corpus.errors import BylineError
 from corpus.fetch import FetchPolicy
@@ -109,6 +112,11 @@ class AnswerSettings(BaseSettings):
     max_question_chars: int = Field(1000, ge=20, le=20000, description="Longest question accepted.")
 
 
+# Lists are JSON in the environment; decoded by the section's validator (not by pydantic-settings, whose
+# error for bad JSON names no variable), so a bad value gets the same "VARIABLE: what is wrong" line.
+IdList = Annotated[list[int], NoDecode]
+
+
 class DiscordSettings(BaseSettings):
     """The Discord bot (BYLINE_DISCORD_*)."""
 
@@ -118,11 +126,11 @@ class DiscordSettings(BaseSettings):
     guild_id: int | None = Field(
         None, description="Sync slash commands to this server only (instant); empty syncs globally."
     )
-    admin_role_ids: list[int] = Field(
+    admin_role_ids: IdList = Field(
         default_factory=list,
         description="Roles allowed to use the admin commands (reindex, feeds, add) besides Manage Server, as a JSON list.",
     )
-    channel_ids: list[int] = Field(
+    channel_ids: IdList = Field(
         default_factory=list, description="Answer only in these channels, as a JSON list; empty means everywhere."
     )
     cooldown_questions: int = Field(3, ge=1, description="Questions a user may ask per cooldown window.")
@@ -145,6 +153,16 @@ class DiscordSettings(BaseSettings):
     @classmethod
     def _empty_guild(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("admin_role_ids", "channel_ids", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError("must be a JSON list of ids, e.g. [123456789012345678]") from None
 
 
 class FetchSettings(BaseSettings):
@@ -221,21 +239,33 @@ class SettingsError(BylineError, ValueError):
 
 
 def describe_validation_error(error: ValidationError, prefix: str) -> str:
+    """One line per problem, naming the environment variable (and the bad item of a list)."""
     lines = []
     for problem in error.errors():
-        name = "_".join(str(part) for part in problem["loc"]) if problem["loc"] else ""
-        setting = f"{prefix}{name.upper()}" if name else prefix.rstrip("_")
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{setting}: {message} (got {problem.get('input')!r})" if name else message)
+        if not problem["loc"]:  # a check across settings: its message names them
+            lines.append(message)
+            continue
+        field, *inside = problem["loc"]
+        where = "".join(f" item {part + 1}" if isinstance(part, int) else f" key {part!r}" for part in inside)
+        where = f",{where}" if where else ""
+        lines.append(f"{prefix}{str(field).upper()}{where}: {message} (got {problem.get('input')!r})")
     return "Invalid settings:\n  " + "\n  ".join(lines)
 
 
-def load_section(section: type[BaseSettings], **overrides: object) -> BaseSettings:
-    """Read one settings section, turning validation errors into a SettingsError naming the variables."""
+Section = TypeVar("Section", bound=BaseSettings)
+
+
+def load_section(section: type[Section], **overrides: object) -> Section:
+    """Read one settings section, turning validation errors into a SettingsError naming the variables.
+
+    `overrides` (e.g. command-line options) win over the environment; None means "not given".
+    """
+    given: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
     try:
-        return section(**{k: v for k, v in overrides.items() if v is not None})
+        return section(**given)
     except ValidationError as error:
-        prefix = section.model_config.get("env_prefix", "")
+        prefix = section.model_config.get("env_prefix") or ""
         raise SettingsError(describe_validation_error(error, prefix)) from error
 
 
@@ -267,7 +297,7 @@ def env_example() -> str:
         "",
     ]
     for section in SECTIONS:
-        lines.append(f"# --- {section.__doc__.strip()}")
+        lines.append(f"# --- {(section.__doc__ or section.__name__).strip()}")
         prefix = section.model_config["env_prefix"]
         for name, field in section.model_fields.items():
             lines.append(f"# {field.description}")
@@ -277,7 +307,7 @@ def env_example() -> str:
     return "\n".join(lines)
 
 
-def _example_value(field) -> str:
+def _example_value(field: FieldInfo) -> str:
     if field.default_factory is not None or field.default is None:
         return ""
     if isinstance(field.default, bool):

@@ -34,7 +34,8 @@ print("\n".join(requirements))
 PY
 
 # 0. A pip that normalizes extras' names (PEP 685): older ones (Debian bookworm's venv has 23.0.1)
-#    silently drop e.g. justext's lxml[html_clean] and leave lxml.html.clean unimportable.
+#    silently drop e.g. justext's lxml[html_clean]. (pyproject.toml also names lxml_html_clean
+#    itself, so a plain `pip install .` with an old pip works too.)
 "$python" -m pip install "pip>=24.2"
 
 # 1. torch, CPU build.

@@ -13,23 +13,61 @@ def text_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
 
 
+_SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+_DAMAGE = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """A malformed or foreign file (not a locked, full or unreadable one, which starting over cannot fix)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _DAMAGE
+
+
 class EmbeddingCache:
-    """A small SQLite table of float32 vectors; each batch is committed, so a crash loses no finished work."""
+    """A small SQLite table of float32 vectors; each batch is committed, so a crash loses no finished work.
+
+    A damaged cache only costs time: it is found out when it is read or written, and replaced by an
+    empty one.
+    """
 
     def __init__(self, path: Path, dimension: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         self._dimension = dimension
-        self._db = sqlite3.connect(path)
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path)
         try:
-            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-        except sqlite3.DatabaseError:
-            # A damaged cache only costs time: start a new one.
-            self._db.close()
-            path.unlink(missing_ok=True)
-            self._db = sqlite3.connect(path)
-            self._db.execute("CREATE TABLE vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            db.close()
+            if not _is_damage(error):
+                raise
+            self._remove_files()
+            db = sqlite3.connect(self._path)
+            db.execute(_SCHEMA)
+        return db
+
+    def _start_over(self) -> None:
+        self._db.close()
+        self._remove_files()
+        self._db = self._open()
+
+    def _remove_files(self) -> None:
+        for leftover in (self._path, self._path.with_name(self._path.name + "-journal")):
+            leftover.unlink(missing_ok=True)
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        try:
+            return self._get_many(keys)
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            self._start_over()
+            return {}
+
+    def _get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
@@ -42,16 +80,30 @@ class EmbeddingCache:
 
     def put_many(self, keys: list[str], vectors: np.ndarray) -> None:
         rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in zip(keys, vectors)]
+        try:
+            self._put(rows)
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            self._start_over()
+            self._put(rows)
+
+    def _put(self, rows: list[tuple[str, bytes]]) -> None:
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
 
     def keep_only(self, keys: set[str]) -> None:
         """Forget vectors of texts that are no longer indexed."""
-        with self._db:
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key TEXT PRIMARY KEY)")
-            self._db.execute("DELETE FROM keep")
-            self._db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
-            self._db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep)")
+        try:
+            with self._db:
+                self._db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key TEXT PRIMARY KEY)")
+                self._db.execute("DELETE FROM keep")
+                self._db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
+                self._db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep)")
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            self._start_over()
 
     def close(self) -> None:
         self._db.close()

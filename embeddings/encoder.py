@@ -6,10 +6,14 @@ import copy
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from corpus.errors import BylineError
+
+if TYPE_CHECKING:  # imported when first needed: loading torch takes seconds
+    from sentence_transformers import SentenceTransformer
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
@@ -35,7 +39,7 @@ class Encoder:
         self.batch_size = batch_size
 
     @cached_property
-    def _model(self):
+    def _model(self) -> SentenceTransformer:
         if self.model_name == BUNDLED_MODEL or Path(self.model_name).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -57,13 +61,17 @@ class Encoder:
     @property
     def dimension(self) -> int:
         model = self._model
-        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(dimension())
+        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dimension = get_dimension()
+        if dimension is None:
+            raise ModelLoadError(f"the embedding model {self.model_name!r} gives no fixed vector size")
+        return int(dimension)
 
     @property
     def max_tokens(self) -> int:
         """Tokens of text the model reads per input, special tokens excluded."""
-        return int(self._model.max_seq_length) - 2
+        # Set when the model is loaded, so never None here.
+        return (self._model.max_seq_length or 256) - 2
 
     @cached_property
     def tokenizer(self):
@@ -86,6 +94,6 @@ class Encoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _position_limit(model) -> int:
+def _position_limit(model: SentenceTransformer) -> int:
     config = getattr(model[0].auto_model, "config", None)
     return int(getattr(config, "max_position_embeddings", 512) or 512)

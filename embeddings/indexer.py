@@ -67,13 +67,6 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
 
-    def summary(self) -> str:
-        return (
-            f"{self.articles} articles, {self.chunks} chunks: {len(self.added)} added, {len(self.changed)} changed, "
-            f"{len(self.removed)} removed, {self.unchanged} unchanged; {self.chunks_embedded} chunks embedded "
-            f"in {self.seconds:.1f} s"
-        )
-
 
 ProgressCallback = Callable[[BuildProgress], None]
 

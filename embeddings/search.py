@@ -34,8 +34,6 @@ class SearchFilters:
 class SearchConfig:
     """The knobs of ranking; defaults are the values tuned on the MultiHop-RAG dev questions."""
 
-    fusion: str = "score"
-    rrf_k: int = 60
     dense_weight: float = 0.5
     lexical_weight: float = 1.0
     outlet_boost: float = 0.2
@@ -44,7 +42,6 @@ class SearchConfig:
     per_day_interleave: bool = True
     interleave_depth: int = 4
     interleave_after: int = 1
-    max_per_article: int = 0
     header_in_lexical: bool = True
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
@@ -135,7 +132,7 @@ class HybridSearcher:
             scores, rows = self.snapshot.dense.search(query_vector.reshape(1, -1).astype(np.float32), n)
             dense[rows[0]] = scores[0]
             if self._bm25 is not None:
-                words = self._query_words(question)
+                words = self._query_words(self._bm25, question)
                 if words:
                     lexical = self._bm25.get_scores(words).astype(np.float32)
         fused = self._fuse(dense, lexical, allowed)
@@ -143,30 +140,20 @@ class HybridSearcher:
         fused[~allowed] = -np.inf
         return _Scored(fused, dense, lexical, allowed)
 
-    def _query_words(self, question: str) -> list[str]:
+    def _query_words(self, bm25: bm25s.BM25, question: str) -> list[str]:
         """Stemmed query terms that occur in the index (BM25 ignores the rest anyway)."""
         words = bm25s.tokenize(
             [question], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
         )[0]
-        vocabulary = self._bm25.vocab_dict
+        vocabulary = bm25.vocab_dict
         return [word for word in words if word in vocabulary]
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Weighted reciprocal-rank fusion over the allowed passages."""
+        """BM25 scores scaled by the best allowed one, plus the weighted dense cosine (which mostly breaks
+        BM25's near-ties: rank fusion let the weaker dense ranking drag good BM25 rankings down)."""
         config = self.config
-        if config.fusion == "score":
-            top = float(lexical[allowed].max()) if allowed.any() else 0.0
-            return config.lexical_weight * lexical / (top or 1.0) + config.dense_weight * dense.astype(np.float64)
-        fused = np.zeros(len(dense), dtype=np.float64)
-        for scores, weight in ((dense, config.dense_weight), (lexical, config.lexical_weight)):
-            if weight == 0:
-                continue
-            masked = np.where(allowed, scores, -np.inf)
-            order = np.argsort(-masked, kind="stable")
-            ranks = np.empty(len(order), dtype=np.float64)
-            ranks[order] = np.arange(1, len(order) + 1)
-            fused += weight / (config.rrf_k + ranks)
-        return fused
+        top = float(lexical[allowed].max()) if allowed.any() else 0.0
+        return config.lexical_weight * lexical / (top or 1.0) + config.dense_weight * dense.astype(np.float64)
 
     def _hint_boost(self, hints: QueryHints) -> np.ndarray:
         boost = np.zeros(len(self.snapshot.chunks), dtype=np.float64)
@@ -184,8 +171,6 @@ class HybridSearcher:
         facets = self._facets(order, hints)
         if len(facets) > 1:
             order = self._interleave(order, facets)
-        if self.config.max_per_article:
-            order = self._diversify(order)
         return order
 
     def _facets(self, order: np.ndarray, hints: QueryHints) -> list[np.ndarray]:
@@ -212,17 +197,6 @@ class HybridSearcher:
                     head.append(row)
                     taken.add(row)
         return np.array(head + [row for row in order if row not in taken], dtype=np.int64)
-
-    def _diversify(self, order: np.ndarray) -> np.ndarray:
-        """At most max_per_article passages of one article ahead of the rest."""
-        first: list[int] = []
-        later: list[int] = []
-        seen: dict[str, int] = {}
-        for row in order:
-            article_id = self.snapshot.chunks[row].article_id
-            seen[article_id] = seen.get(article_id, 0) + 1
-            (first if seen[article_id] <= self.config.max_per_article else later).append(int(row))
-        return np.array(first + later, dtype=np.int64)
 
     def _allowed(self, filters: SearchFilters) -> np.ndarray:
         allowed = np.ones(len(self.snapshot.chunks), dtype=bool)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +78,7 @@ def encoder() -> Encoder:
     return Encoder()
 
 
-def write_corpus(folder: Path, files: dict[str, str | bytes]) -> Path:
+def write_corpus(folder: Path, files: Mapping[str, str | bytes]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         path = folder / name
@@ -97,7 +99,7 @@ def news_corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "corpus", news_files())
 
 
-def make_byline(encoder: Encoder, corpus: Path, index: Path, **answer: object) -> Byline:
+def make_byline(encoder: Encoder, corpus: Path, index: Path, **answer: Any) -> Byline:
     """A Byline over `corpus` that shares the session's loaded model."""
     return Byline(IndexSettings(corpus_path=corpus, index_path=index), AnswerSettings(**answer), encoder)
 

@@ -110,6 +110,7 @@ __all__ = [
     "second_guild",
     "validate_message",
 ]
+ClientT = TypeVar("ClientT", bound=discord.Client)
 
 API_VERSION = 10
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -156,8 +157,14 @@ class Perm:
 
 
 EVERYONE_PERMISSIONS = (
-    Perm.ADD_REACTIONS | Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES
-    | Perm.READ_MESSAGE_HISTORY | Perm.USE_APPLICATION_COMMANDS | Perm.CREATE_PUBLIC_THREADS
+    Perm.ADD_REACTIONS
+    | Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.EMBED_LINKS
+    | Perm.ATTACH_FILES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.USE_APPLICATION_COMMANDS
+    | Perm.CREATE_PUBLIC_THREADS
     | Perm.SEND_MESSAGES_IN_THREADS
 )
 MODERATOR_PERMISSIONS = Perm.MANAGE_MESSAGES | Perm.MANAGE_THREADS
@@ -301,9 +308,7 @@ class DiscordServerConfig:
         FakeUser(_fixed_id(11), "reader"),
         FakeUser(_fixed_id(12), "moderator", role_ids=(MODERATOR_ROLE_ID,)),
     )
-    text_channels: dict[str, int] = field(
-        default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)}
-    )
+    text_channels: dict[str, int] = field(default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)})
     attachment_size_limit: int = 10 * 1024 * 1024
     other_guilds: tuple[GuildSpec, ...] = ()  # more guilds the bot is in, e.g. (second_guild(),)
 
@@ -503,7 +508,11 @@ def _check_component(comp: Json, at: tuple[Any, ...], errs: FormErrors, seen_ids
             errs.add((*at, "components"), "BASE_TYPE_MIN_LENGTH", "Must be 1 or more in length.")
         errs.max_length((*at, "components"), children, 5)
         if len(children) > 1 and any(c.get("type") != 2 for c in children):
-            errs.add((*at, "components"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            errs.add(
+                (*at, "components"),
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
     elif kind == 2:  # button
         errs.max_length((*at, "label"), comp.get("label"), 80)
         if comp.get("style") == 5:
@@ -668,7 +677,8 @@ class DiscordTestServer:
         """Requests with this method whose API-relative path *fully* matches ``path_regex``."""
         pattern = re.compile(path_regex)
         return [
-            r for r in self.requests[after:]
+            r
+            for r in self.requests[after:]
             if r.method == method.upper() and pattern.fullmatch(r.path) and r.status is not None
         ]
 
@@ -704,9 +714,7 @@ class DiscordTestServer:
 
     def largest_heartbeat_gap(self) -> float:
         """Largest time between consecutive heartbeats on the same connection (seconds)."""
-        gaps = [
-            b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]
-        ]
+        gaps = [b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]]
         return max(gaps, default=0.0)
 
     async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
@@ -720,7 +728,9 @@ class DiscordTestServer:
                         return result
                     await tick.wait()
         except TimeoutError:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate!r}\n{self.summary()}") from None
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what or predicate!r}\n{self.summary()}"
+            ) from None
 
     def summary(self) -> str:
         """Recent traffic and every problem seen, for failure messages."""
@@ -746,8 +756,12 @@ class DiscordTestServer:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         conn = GatewayConnection(
-            index=len(self.connections), path=request.path, query=dict(request.query),
-            ws=ws, request=request, opened_at=time.monotonic(),
+            index=len(self.connections),
+            path=request.path,
+            query=dict(request.query),
+            ws=ws,
+            request=request,
+            opened_at=time.monotonic(),
         )
         self.connections.append(conn)
         if conn.query.get("v") != str(API_VERSION) or conn.query.get("encoding") != "json":
@@ -776,7 +790,8 @@ class DiscordTestServer:
             await conn.ws.send_str(json.dumps(frame))
 
     async def _on_payload(self, conn: GatewayConnection, frame: Json) -> None:
-        op, data = frame.get("op"), frame.get("d")
+        op: int = frame.get("op", -1)
+        data: Any = frame.get("d")  # a JSON object for the ops handled below
         now = time.monotonic()
         self.gateway_log.append(GatewayFrame(conn.index, "received", op, frame.get("t"), data, now))
         if op == Op.HEARTBEAT:
@@ -850,7 +865,7 @@ class DiscordTestServer:
         """Drop the live gateway socket: close with a resumable ``code``, or abort if None."""
         session = self._session
         conn = session.connection if session else None
-        if conn is None:
+        if session is None or conn is None:
             raise RuntimeError("no live gateway connection to drop")
         session.connection = None  # from now on events are kept for the RESUME replay
         conn.close_code = code
@@ -912,17 +927,30 @@ class DiscordTestServer:
     def _roles(self, guild: GuildSpec) -> list[Json]:
         def role(role_id: int, name: str, perms: int, position: int, **extra: Any) -> Json:
             return {
-                "id": str(role_id), "name": name, "color": 0,
+                "id": str(role_id),
+                "name": name,
+                "color": 0,
                 "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-                "hoist": False, "position": position, "permissions": str(perms),
-                "managed": False, "mentionable": False, "flags": 0, **extra,
+                "hoist": False,
+                "position": position,
+                "permissions": str(perms),
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+                **extra,
             }
 
         return [
             role(guild.id, "@everyone", EVERYONE_PERMISSIONS, 0),
             role(guild.moderator_role_id, "Moderator", MODERATOR_PERMISSIONS, 1),
-            role(guild.bot_role_id, self.config.bot_user.username, BOT_PERMISSIONS, 2,
-                 managed=True, tags={"bot_id": str(self.config.bot_user.id)}),
+            role(
+                guild.bot_role_id,
+                self.config.bot_user.username,
+                BOT_PERMISSIONS,
+                2,
+                managed=True,
+                tags={"bot_id": str(self.config.bot_user.id)},
+            ),
         ]
 
     def _member_payload(
@@ -930,9 +958,16 @@ class DiscordTestServer:
     ) -> Json:
         role_ids = (guild.bot_role_id,) if user.bot and guild is not None else user.role_ids
         member: Json = {
-            "roles": [str(r) for r in role_ids], "joined_at": "2025-01-01T00:00:00+00:00",
-            "deaf": False, "mute": False, "flags": 0, "pending": False,
-            "nick": None, "avatar": None, "premium_since": None, "communication_disabled_until": None,
+            "roles": [str(r) for r in role_ids],
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+            "avatar": None,
+            "premium_since": None,
+            "communication_disabled_until": None,
         }
         if with_user:
             member["user"] = user.payload()
@@ -944,9 +979,18 @@ class DiscordTestServer:
         for guild in self.config.guilds:
             for position, (name, channel_id) in enumerate(guild.text_channels.items()):
                 self.channels[channel_id] = {
-                    "id": str(channel_id), "type": 0, "guild_id": str(guild.id), "name": name,
-                    "position": position, "permission_overwrites": [], "nsfw": False, "parent_id": None,
-                    "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
+                    "id": str(channel_id),
+                    "type": 0,
+                    "guild_id": str(guild.id),
+                    "name": name,
+                    "position": position,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                    "topic": None,
+                    "last_message_id": None,
+                    "rate_limit_per_user": 0,
+                    "flags": 0,
                     "default_auto_archive_duration": 1440,
                 }
 
@@ -958,20 +1002,47 @@ class DiscordTestServer:
         in_guild = [c for c in self.channels.values() if c["guild_id"] == str(guild.id)]
         threads = [t for t in in_guild if t["type"] in (10, 11, 12) and not t["thread_metadata"]["archived"]]
         return {
-            "id": str(guild.id), "name": guild.name, "icon": None, "splash": None,
-            "discovery_splash": None, "description": None, "features": [], "emojis": [], "stickers": [],
-            "owner_id": str(guild.owner.id), "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
-            "verification_level": 0, "default_message_notifications": 1, "explicit_content_filter": 0,
-            "roles": self._roles(guild), "mfa_level": 0, "nsfw_level": 0, "application_id": None,
-            "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-            "vanity_url_code": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US",
-            "public_updates_channel_id": None, "incidents_data": None,
-            "joined_at": "2025-01-01T00:00:00+00:00", "large": False, "unavailable": False,
+            "id": str(guild.id),
+            "name": guild.name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "description": None,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "owner_id": str(guild.owner.id),
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "roles": self._roles(guild),
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "application_id": None,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "incidents_data": None,
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "large": False,
+            "unavailable": False,
             "member_count": len(users),
             "members": [self._member_payload(u, with_user=True, guild=guild) for u in users],
             "channels": [c for c in in_guild if c["type"] not in (10, 11, 12)],
-            "threads": threads, "voice_states": [], "presences": [], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [],
+            "threads": threads,
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
         }
 
     # ------------------------------------------------------------------ test-side events
@@ -1057,7 +1128,11 @@ class DiscordTestServer:
         return await self._dispatch_interaction(payload)
 
     async def click_button(
-        self, message_id: int, *, label: str | None = None, custom_id: str | None = None,
+        self,
+        message_id: int,
+        *,
+        label: str | None = None,
+        custom_id: str | None = None,
         user: FakeUser | str = "reader",
     ) -> InteractionRecord:
         """Click the (enabled, non-link) button with this label or custom_id on a stored message."""
@@ -1084,8 +1159,13 @@ class DiscordTestServer:
         path = f"/ephemeral-attachments/{self.config.application_id}/{attachment_id}/{filename}"
         url = f"http://127.0.0.1:{self.port}{path}?ex=0&is=0&hm={signature}"
         return {
-            "id": str(attachment_id), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-            "content_type": content_type, "ephemeral": True,
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+            "ephemeral": True,
         }
 
     async def _serve_attachment(self, request: web.Request) -> web.Response:
@@ -1125,7 +1205,9 @@ class DiscordTestServer:
         unknown = set(options) - set(declared)
         missing = {n for n, o in declared.items() if o.get("required") and n not in options}
         if unknown or missing:
-            raise LookupError(f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}")
+            raise LookupError(
+                f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}"
+            )
         built = []
         for name, value in options.items():
             kind = declared[name]["type"]
@@ -1193,16 +1275,25 @@ class DiscordTestServer:
         if mentioned is None:
             mentioned = self._pinged_users(body.get("content") or "", body.get("allowed_mentions"), author)
         message: Json = {
-            "id": str(message_id), "channel_id": str(channel_id), "guild_id": channel["guild_id"],
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "guild_id": channel["guild_id"],
             "author": author.payload(),
             "member": self._member_payload(author, with_user=False, guild=guild),
-            "content": body.get("content") or "", "timestamp": _iso_now(), "edited_timestamp": None,
-            "tts": bool(body.get("tts")), "mention_everyone": False,
+            "content": body.get("content") or "",
+            "timestamp": _iso_now(),
+            "edited_timestamp": None,
+            "tts": bool(body.get("tts")),
+            "mention_everyone": False,
             "mentions": [
                 {**u.payload(), "member": self._member_payload(u, with_user=False, guild=guild)} for u in mentioned
             ],
-            "mention_roles": [], "attachments": body.get("_attachments", []), "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [], "pinned": False, "type": message_type,
+            "mention_roles": [],
+            "attachments": body.get("_attachments", []),
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": message_type,
             "flags": ((body.get("flags") or 0) & (EPHEMERAL | IS_COMPONENTS_V2 | (1 << 2) | (1 << 12))) | extra_flags,
         }
         if interaction is not None:
@@ -1217,7 +1308,9 @@ class DiscordTestServer:
     def _interaction_message_fields(self, interaction: InteractionRecord) -> Json:
         payload = interaction.payload
         metadata: Json = {
-            "id": payload["id"], "type": payload["type"], "user": payload["member"]["user"],
+            "id": payload["id"],
+            "type": payload["type"],
+            "user": payload["member"]["user"],
             "authorizing_integration_owners": payload["authorizing_integration_owners"],
         }
         if payload["type"] == InteractionType.MESSAGE_COMPONENT:
@@ -1278,7 +1371,7 @@ class DiscordTestServer:
 
     async def _rest(self, request: web.Request) -> web.Response:
         prefix = f"/api/v{API_VERSION}"
-        path = request.path[len(prefix):] if request.path.startswith(prefix + "/") else request.path
+        path = request.path[len(prefix) :] if request.path.startswith(prefix + "/") else request.path
         body, files = await _read_body(request)
         record = RecordedRequest(request.method, path, dict(request.query), body, files, time.monotonic())
         self.requests.append(record)
@@ -1320,11 +1413,20 @@ class DiscordTestServer:
 
     async def _get_application(self, req: RecordedRequest) -> Json:
         return {
-            "id": str(self.config.application_id), "name": self.config.bot_user.username, "icon": None,
-            "description": "", "summary": "", "verify_key": "0" * 64, "flags": 0, "bot_public": True,
-            "bot_require_code_grant": False, "owner": self.config.owner.payload(),
-            "bot": self.config.bot_user.payload(), "interactions_endpoint_url": None,
-            "redirect_uris": [], "tags": [],
+            "id": str(self.config.application_id),
+            "name": self.config.bot_user.username,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.config.owner.payload(),
+            "bot": self.config.bot_user.payload(),
+            "interactions_endpoint_url": None,
+            "redirect_uris": [],
+            "tags": [],
         }
 
     async def _get_gateway(self, req: RecordedRequest) -> Json:
@@ -1354,14 +1456,20 @@ class DiscordTestServer:
         stored = []
         for command in req.json or []:
             key = (command["name"], command.get("type", 1))
-            stored.append({
-                "type": 1, "description": "", "options": [], "default_member_permissions": None,
-                "nsfw": False, **command,
-                "id": previous.get(key) or str(self.new_id()),
-                "application_id": str(self.config.application_id),
-                "version": str(self.new_id()),
-                **({"guild_id": guild_id} if guild_id else {}),
-            })
+            stored.append(
+                {
+                    "type": 1,
+                    "description": "",
+                    "options": [],
+                    "default_member_permissions": None,
+                    "nsfw": False,
+                    **command,
+                    "id": previous.get(key) or str(self.new_id()),
+                    "application_id": str(self.config.application_id),
+                    "version": str(self.new_id()),
+                    **({"guild_id": guild_id} if guild_id else {}),
+                }
+            )
         self.commands[scope] = stored
         return stored
 
@@ -1385,8 +1493,21 @@ class DiscordTestServer:
         body = req.json or {}
         kind, data = body.get("type"), body.get("data") or {}
         if kind not in ALLOWED_CALLBACKS[record.payload["type"]]:
-            raise ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [
-                {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid interaction response type"}]}})
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "type": {
+                        "_errors": [
+                            {
+                                "code": "INTERACTION_RESPONSE_TYPE_INVALID",
+                                "message": "Invalid interaction response type",
+                            }
+                        ]
+                    }
+                },
+            )
         message = await self._apply_callback(record, kind, data)
         record.callback_type, record.acked_at = kind, time.monotonic()
         if message is not None:
@@ -1402,13 +1523,21 @@ class DiscordTestServer:
         is_command = record.payload["type"] == InteractionType.APPLICATION_COMMAND
         if kind == Callback.CHANNEL_MESSAGE:
             validate_message(data, creating=True)
-            message = self._store_message(channel_id, bot, data, message_type=20 if is_command else 19, interaction=record)
+            message = self._store_message(
+                channel_id, bot, data, message_type=20 if is_command else 19, interaction=record
+            )
             await self._dispatch_message_event("MESSAGE_CREATE", message)
             return message
         if kind == Callback.DEFERRED_CHANNEL_MESSAGE:
             flags = (data.get("flags") or 0) & EPHEMERAL
-            message = self._store_message(channel_id, bot, {"flags": flags}, message_type=20 if is_command else 19,
-                                          interaction=record, extra_flags=LOADING)
+            message = self._store_message(
+                channel_id,
+                bot,
+                {"flags": flags},
+                message_type=20 if is_command else 19,
+                interaction=record,
+                extra_flags=LOADING,
+            )
             record.loading = True
             await self._dispatch_message_event("MESSAGE_CREATE", message)
             return message
@@ -1501,8 +1630,9 @@ class DiscordTestServer:
         reference = body.get("message_reference")
         if reference and reference.get("message_id"):
             referenced = self.messages.get(int(reference["message_id"]))
-            message.update(type=19, message_reference={**reference, "channel_id": channel_id},
-                           referenced_message=referenced)
+            message.update(
+                type=19, message_reference={**reference, "channel_id": channel_id}, referenced_message=referenced
+            )
         await self._dispatch_message_event("MESSAGE_CREATE", message)
         return message
 
@@ -1555,16 +1685,33 @@ class DiscordTestServer:
         errs.raise_if_any()
         now = _iso_now()
         thread: Json = {
-            "id": str(thread_id), "type": kind, "guild_id": self.channels[parent_id]["guild_id"], "parent_id": str(parent_id),
-            "owner_id": str(self.config.bot_user.id), "name": name, "nsfw": False, "last_message_id": None,
-            "rate_limit_per_user": body.get("rate_limit_per_user") or 0, "message_count": 0, "member_count": 1,
-            "total_message_sent": 0, "flags": 0,
+            "id": str(thread_id),
+            "type": kind,
+            "guild_id": self.channels[parent_id]["guild_id"],
+            "parent_id": str(parent_id),
+            "owner_id": str(self.config.bot_user.id),
+            "name": name,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
             "thread_metadata": {
-                "archived": False, "auto_archive_duration": body.get("auto_archive_duration") or 1440,
-                "archive_timestamp": now, "locked": False, "create_timestamp": now,
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration") or 1440,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
                 **({"invitable": body.get("invitable", True)} if kind == 12 else {}),
             },
-            "member": {"id": str(thread_id), "user_id": str(self.config.bot_user.id), "join_timestamp": now, "flags": 1},
+            "member": {
+                "id": str(thread_id),
+                "user_id": str(self.config.bot_user.id),
+                "join_timestamp": now,
+                "flags": 1,
+            },
         }
         self.channels[thread_id] = thread
         if self._session is not None:
@@ -1584,12 +1731,18 @@ async def _read_body(request: web.Request) -> tuple[Any, list[str]]:
     """JSON body (or multipart ``payload_json`` + file names); None when empty/unparseable."""
     if request.content_type.startswith("multipart/"):
         form = await request.post()
-        body = json.loads(form["payload_json"]) if "payload_json" in form else {}
+        payload = form.get("payload_json")
+        body = json.loads(payload) if isinstance(payload, str | bytes | bytearray) else {}
         files = [f.filename for f in form.values() if isinstance(f, web.FileField)]
         body["_files"] = files
         body["_attachments"] = [
-            {"id": str(i), "filename": name, "size": 0, "url": f"https://cdn.invalid/{name}",
-             "proxy_url": f"https://cdn.invalid/{name}"}
+            {
+                "id": str(i),
+                "filename": name,
+                "size": 0,
+                "url": f"https://cdn.invalid/{name}",
+                "proxy_url": f"https://cdn.invalid/{name}",
+            }
             for i, name in enumerate(files)
         ]
         return body, files
@@ -1652,8 +1805,8 @@ def capture_discord_errors(server: DiscordTestServer) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    bot: discord.Client, server: DiscordTestServer, *, ready_timeout: float = 10.0
-) -> AsyncIterator[discord.Client]:
+    bot: ClientT, server: DiscordTestServer, *, ready_timeout: float = 10.0
+) -> AsyncIterator[ClientT]:
     """Run ``bot`` against ``server`` (already pointed at) until it is ready; close it on exit.
 
     Construct the bot with a small ``guild_ready_timeout`` (e.g. 0.05): discord.py waits

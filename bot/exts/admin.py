@@ -21,6 +21,8 @@ from bot.index_jobs import Job
 from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
 from bot.render_discord_ingest import status_feed_fields
 from bot.service import ReindexOutcome
+from bot.wording import counted, progress
+from corpus.models import Article
 from embeddings.indexer import BuildProgress
 
 log = logging.getLogger(__name__)
@@ -126,18 +128,18 @@ class Admin(commands.Cog):
         await interaction.response.send_message(embed=render(0), view=view)
 
 
-def _source_line(article) -> str:
+def _source_line(article: Article) -> str:
     title = shorten(safe(article.title or article.id), 150)
     headline = f"[{title}](<{article.url}>)" if article.url.startswith(("https://", "http://")) else title
     outlet = safe(article.outlet) if article.outlet else "Unknown outlet"
     return f"`{article.date_label or 'undated'}` {headline} — {outlet}"
 
 
-def _progress_line(progress: BuildProgress) -> str:
+def _progress_line(build: BuildProgress) -> str:
     return (
-        f"Reindexing: {progress.articles_done:,}/{progress.articles_total:,} articles, "
-        f"{progress.chunks_done:,}/{progress.chunks_total:,} chunks "
-        f"({progress.chunks_per_second:.1f} chunks/s, {progress.articles_per_second:.1f} articles/s)"
+        f"Reindexing: {progress(build.articles_done, build.articles_total, 'article')}, "
+        f"{progress(build.chunks_done, build.chunks_total, 'chunk')} "
+        f"({build.chunks_per_second:.1f} chunks/s, {build.articles_per_second:.1f} articles/s)"
     )
 
 
@@ -146,7 +148,7 @@ def _report_embed(outcome: ReindexOutcome) -> discord.Embed:
     embed = discord.Embed(
         title="Reindex finished",
         colour=ACCENT,
-        description=f"{report.articles:,} articles, {report.chunks:,} chunks, in {report.seconds:.1f} s.",
+        description=f"{counted(report.articles, 'article')}, {counted(report.chunks, 'chunk')}, in {report.seconds:.1f} s.",
     )
     for label, ids in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         embed.add_field(name=f"{label} ({len(ids)})", value=_id_list(ids), inline=False)

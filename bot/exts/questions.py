@@ -26,15 +26,16 @@ class Questions(commands.Cog):
     def __init__(self, bot: BylineBot) -> None:
         self.bot = bot
         settings = bot.settings
-        self.cooldowns = commands.CooldownMapping(
+        self.cooldowns: commands.CooldownMapping[discord.abc.User] = commands.CooldownMapping(
             commands.Cooldown(settings.cooldown_questions, settings.cooldown_seconds), lambda user: user.id
         )
 
     def retry_after(self, user: discord.abc.User) -> float | None:
         """Seconds until `user` may ask again, or None when the question may go ahead (and is counted)."""
-        return self.cooldowns.get_bucket(user).update_rate_limit()
+        bucket = self.cooldowns.get_bucket(user)
+        return bucket.update_rate_limit() if bucket is not None else None
 
-    def channel_allowed(self, channel: discord.abc.Messageable | None) -> bool:
+    def channel_allowed(self, channel: discord.abc.Snowflake | None) -> bool:
         allowed = self.bot.settings.channel_ids
         if not allowed or channel is None:
             return not allowed
@@ -88,15 +89,15 @@ class Questions(commands.Cog):
         if not self.channel_allowed(message.channel):
             return
         try:
-            await self._answer_message(message, in_own_thread)
+            await self._answer_message(message, in_own_thread, self.bot.user.id)
         except Exception as error:  # noqa: BLE001 - every failure gets a reply, bugs a traceback too
             text = user_message(error)
             if text is None:
                 log.error("Unexpected error answering message %s", message.id, exc_info=error)
             await message.reply(plain(text or APOLOGY), mention_author=False)
 
-    async def _answer_message(self, message: discord.Message, in_own_thread: bool) -> None:
-        question = _without_bot_mention(message.content, self.bot.user.id)
+    async def _answer_message(self, message: discord.Message, in_own_thread: bool, bot_id: int) -> None:
+        question = _without_bot_mention(message.content, bot_id)
         if not question.strip():
             await message.reply(HOW_TO_ASK, mention_author=False)
             return
@@ -105,7 +106,9 @@ class Questions(commands.Cog):
         if wait:
             await message.reply(f"You're asking quickly: try again in {wait:.0f} s.", mention_author=False)
             return
-        if in_own_thread:
+        thread: discord.abc.Messageable
+        context: str | None
+        if in_own_thread and isinstance(message.channel, discord.Thread):
             thread, context = message.channel, message.channel.name
         elif isinstance(message.channel, discord.TextChannel):
             thread, context = await message.create_thread(name=_thread_name(question)), None

@@ -11,17 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import trafilatura
+from trafilatura.settings import Document, set_date_params
 
 from corpus.models import Article
 from corpus.readers.dates import to_utc
 from corpus.readers.source import ReadResult, SourceFile, UnreadableFileError
 from corpus.readers.text import collapse_whitespace, without_title_heading
 
-DATE_EXTRACTION = {
-    "original_date": True,  # the publication date, not the last modification
-    "extensive_search": False,  # no guesses from URL paths or copyright lines
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",  # keep the time and offset when the page gives them
-}
+
+def date_extraction() -> dict[str, object]:
+    """htmldate's settings, per page: trafilatura's defaults (so today is the latest date accepted)
+    with the publication date, not the last modification, taken from markup only."""
+    return {
+        **set_date_params(extensive=False),  # no guesses from URL paths or copyright lines
+        "original_date": True,
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z",  # keep the time and offset when the page gives them
+    }
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,13 @@ def extract_page(data: bytes, url: str | None = None) -> PageText:
         include_comments=False,
         include_images=False,
         include_links=False,
-        date_extraction_params=DATE_EXTRACTION,
+        date_extraction_params=date_extraction(),
+        as_dict=False,
     )
-    if document is None or not (document.text or "").strip():
+    if not isinstance(document, Document) or not (document.text or "").strip():
         raise UnreadableFileError("no article text found in the HTML")
     title = collapse_whitespace(document.title or "")
-    paragraphs = without_title_heading(text_lines(document.text), title)
+    paragraphs = without_title_heading(text_lines(document.text or ""), title)
     if not paragraphs:
         raise UnreadableFileError("no body text")
     return PageText(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bot.discord_bot import BylineBot
 from bot.exts.admin import NOT_ADMIN
@@ -95,9 +96,9 @@ def test_mention_answers_in_a_thread_and_follow_ups_use_its_context(
     news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+        async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server):
             channel = discord_server.channel_id("general")
-            bot_mention = f"<@{bot.user.id}>"
+            bot_mention = f"<@{discord_server.config.bot_user.id}>"
             question = await discord_server.send_message_create(
                 channel, "reader", f"{bot_mention} What was Nvidia's quarterly revenue?"
             )
@@ -280,7 +281,7 @@ def test_nothing_the_bot_posts_can_ping_anyone(
             await ask(discord_server, bot, "@everyone what did moderators say about @everyone spam? <@&123>")
             channel = discord_server.channel_id("general")
             await discord_server.send_message_create(
-                channel, "reader", f"<@{bot.user.id}> @everyone what happened with the spam?"
+                channel, "reader", f"<@{discord_server.config.bot_user.id}> @everyone what happened with the spam?"
             )
             thread = await discord_server.wait_for_request("POST", rf"/channels/{channel}/messages/\d+/threads")
             await discord_server.wait_for_request("POST", rf"/channels/{thread.response['id']}/messages", timeout=60)
@@ -397,6 +398,7 @@ def test_status_and_paged_sources(
             assert "2023-10-17" not in first_page, "the oldest articles are on page 2"
             await asyncio.wait_for(done, 30)
             message_id = discord_server.interactions[sources.id].original_message_id
+            assert message_id is not None
             click = await discord_server.click_button(message_id, label="Next", user="reader")
             page_two = await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
             assert page_two.json["type"] == 7
@@ -450,7 +452,9 @@ def test_questions_outside_the_allowed_channels_are_declined(
             assert reply.json["data"]["flags"] & EPHEMERAL and "this channel" in reply.json["data"]["content"]
             mark = discord_server.mark()
             general = discord_server.channel_id("general")
-            await discord_server.send_message_create(general, "reader", f"<@{bot.user.id}> What did Baqeri propose?")
+            await discord_server.send_message_create(
+                general, "reader", f"<@{discord_server.config.bot_user.id}> What did Baqeri propose?"
+            )
             await asyncio.sleep(1.0)
             assert not discord_server.requests_matching("POST", r"/channels/.+", after=mark), "no reply outside"
             _, callback, follow_up = await ask(discord_server, bot, "What did Baqeri propose?", channel_id=news)
@@ -465,7 +469,9 @@ def test_sigterm_closes_the_connection_cleanly(
 ) -> None:
     """`byline run`'s serving loop, in this process: SIGTERM ends it with a clean close, exit code 0."""
     settings = DiscordSettings(
-        token=discord_server.config.token, guild_id=discord_server.config.guild_id, heartbeat_file=tmp_path / "hb"
+        token=SecretStr(discord_server.config.token),
+        guild_id=discord_server.config.guild_id,
+        heartbeat_file=tmp_path / "hb",
     )
 
     async def scenario() -> tuple[int, float]:

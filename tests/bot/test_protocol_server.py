@@ -99,14 +99,20 @@ def test_slash_command_is_synced_deferred_and_followed_up(discord_server: Discor
 
     async def scenario() -> None:
         async with running_bot(ProbeBot(cfg.guild_id), server):
-            guild_sync = server.requests_matching("PUT", rf"/applications/{cfg.application_id}/guilds/{cfg.guild_id}/commands")
+            guild_sync = server.requests_matching(
+                "PUT", rf"/applications/{cfg.application_id}/guilds/{cfg.guild_id}/commands"
+            )
             assert len(guild_sync) == 1 and guild_sync[0].status == 200
             assert sorted(c["name"] for c in guild_sync[0].json) == ["ping", "sources"]
             assert not server.requests_matching("PUT", rf"/applications/{cfg.application_id}/commands")
 
             record = await server.send_interaction("ping")
-            callback = await server.wait_for_request("POST", token_path(rf"/interactions/{record.id}/", record.token, "/callback"))
-            followup = await server.wait_for_request("POST", token_path(rf"/webhooks/{cfg.application_id}/", record.token))
+            callback = await server.wait_for_request(
+                "POST", token_path(rf"/interactions/{record.id}/", record.token, "/callback")
+            )
+            followup = await server.wait_for_request(
+                "POST", token_path(rf"/webhooks/{cfg.application_id}/", record.token)
+            )
 
         assert callback.json["type"] == 5 and callback.query.get("with_response") == "1"
         assert record.ack_latency is not None and record.ack_latency < cfg.interaction_ack_deadline_s
@@ -114,6 +120,7 @@ def test_slash_command_is_synced_deferred_and_followed_up(discord_server: Discor
         assert followup.json["embeds"][0]["title"] == "Pong"
         assert followup.json["allowed_mentions"] == {"parse": []}
         # The first follow-up after a deferral resolves the "thinking..." message, like Discord.
+        assert record.original_message_id is not None
         assert followup.response["id"] == str(record.original_message_id)
         assert server.messages[record.original_message_id]["flags"] == 0
         server.assert_clean()
@@ -128,14 +135,14 @@ def test_mention_gets_an_answer_in_a_thread(discord_server: DiscordTestServer, r
     async def scenario() -> None:
         async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
             await server.send_message_create(general, "reader", "just chatting")
-            asked = await server.send_message_create(general, "reader", f"{bot.user.mention} what is new?")
+            asked = await server.send_message_create(general, "reader", f"<@{server.config.bot_user.id}> what is new?")
             started = await server.wait_for_request("POST", rf"/channels/{general}/messages/{asked['id']}/threads")
             thread_id = started.response["id"]
             answer = await server.wait_for_request("POST", rf"/channels/{thread_id}/messages")
             await server.wait_until(lambda: len(server.messages_in(int(thread_id))) == 1)
 
             # Without the message_content intent, Discord blanks content unless the bot is mentioned.
-            assert [m.content for m in bot.seen] == ["", f"{bot.user.mention} what is new?"]
+            assert [m.content for m in bot.seen] == ["", f"<@{server.config.bot_user.id}> what is new?"]
             assert bot.get_channel(int(thread_id)) is not None  # THREAD_CREATE reached the cache
 
         assert thread_id == asked["id"]  # a thread started from a message shares its id
@@ -159,10 +166,13 @@ def test_button_click_updates_the_message(discord_server: DiscordTestServer, run
             command = await server.send_interaction("sources", {"topic": "elections"})
             await completed
             message_id = command.original_message_id
+            assert message_id is not None
             assert server.messages[message_id]["content"] == "Sources for elections: page 1"
 
             click = await server.click_button(message_id, label="More sources")
-            callback = await server.wait_for_request("POST", token_path(rf"/interactions/{click.id}/", click.token, "/callback"))
+            callback = await server.wait_for_request(
+                "POST", token_path(rf"/interactions/{click.id}/", click.token, "/callback")
+            )
 
         assert callback.json["type"] == 7  # UPDATE_MESSAGE
         assert click.payload["message"]["id"] == str(message_id)
@@ -228,6 +238,7 @@ def test_oversize_embed_is_rejected_like_discord_would(discord_server: DiscordTe
     async def scenario() -> None:
         async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
             channel = bot.get_channel(general)
+            assert isinstance(channel, discord.TextChannel)
             with pytest.raises(discord.HTTPException) as rejected:
                 await channel.send(embed=discord.Embed(description="x" * 4097))
             with pytest.raises(discord.NotFound):
@@ -237,8 +248,15 @@ def test_oversize_embed_is_rejected_like_discord_would(discord_server: DiscordTe
         assert "embeds.0.description" in rejected.value.text
         (violation,) = server.violations
         assert violation.path == f"/channels/{general}/messages"
-        assert violation.errors == {"embeds": {"0": {"description": {"_errors": [
-            {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]}}}}
+        assert violation.errors == {
+            "embeds": {
+                "0": {
+                    "description": {
+                        "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]
+                    }
+                }
+            }
+        }
         assert [r.path for r in server.unknown_routes] == ["/guilds/1/bans"]
         assert not server.messages_in(general) and not server.client_errors
 
@@ -272,15 +290,21 @@ def _buttons(n: int, label: str = "b", start: int = 0) -> dict[str, Any]:
         ({"embeds": [_embed(description="x" * 4000), _embed(description="x" * 2100)]}, ("embeds",)),
         ({"content": "c", "components": [_buttons(1, start=i) for i in range(6)]}, ("components",)),
         ({"content": "c", "components": [_buttons(6)]}, ("components", "0", "components")),
-        ({"content": "c", "components": [_buttons(1, label="x" * 81)]}, ("components", "0", "components", "0", "label")),
-        ({"content": "c", "components": [_buttons(1), _buttons(1)]}, ("components", "1", "components", "0", "custom_id")),
+        (
+            {"content": "c", "components": [_buttons(1, label="x" * 81)]},
+            ("components", "0", "components", "0", "label"),
+        ),
+        (
+            {"content": "c", "components": [_buttons(1), _buttons(1)]},
+            ("components", "1", "components", "0", "custom_id"),
+        ),
     ],
 )
 def test_validator_rejects_what_discord_rejects(body: dict[str, Any], error_path: tuple[str, ...]) -> None:
     with pytest.raises(ApiError) as rejected:
         validate_message(body, creating=True)
     assert rejected.value.status == 400 and rejected.value.code == 50035
-    node = rejected.value.errors
+    node: Any = rejected.value.errors
     for part in error_path:
         node = node[part]
     assert node["_errors"]
@@ -340,8 +364,9 @@ def test_two_guilds_subcommands_and_attachments(discord_server: DiscordTestServe
             assert guild_b is not None and guild_b.owner_id == second.owner.id
             assert {c.name for c in guild_b.text_channels} == {"b-general", "b-news"}
 
-            record = await server.send_interaction("things add", {"name": "kettle"}, user="reader-b",
-                                                   channel_id=server.channel_id("b-general"))
+            record = await server.send_interaction(
+                "things add", {"name": "kettle"}, user="reader-b", channel_id=server.channel_id("b-general")
+            )
             reply = await server.wait_for_request("POST", rf"/interactions/{record.id}/.+/callback")
             assert reply.json["data"]["content"] == "added kettle"
             assert record.payload["guild_id"] == str(second.id)
@@ -350,7 +375,10 @@ def test_two_guilds_subcommands_and_attachments(discord_server: DiscordTestServe
             record = await server.send_interaction("upload", {"file": upload}, user="owner")
             reply = await server.wait_for_request("POST", rf"/interactions/{record.id}/.+/callback")
             assert reply.json["data"]["content"] == "read 18 bytes"
-        assert bot.seen == [(second.id, "things add kettle"), (server.config.guild_id, "notes.txt 18 hello from the CDN")]
+        assert bot.seen == [
+            (second.id, "things add kettle"),
+            (server.config.guild_id, "notes.txt 18 hello from the CDN"),
+        ]
         assert len(server.attachment_downloads) == 1 and server.attachment_downloads[0].endswith("/notes.txt")
         server.assert_clean()
 

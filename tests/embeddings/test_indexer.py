@@ -17,7 +17,7 @@ from corpus.errors import Remedy
 from corpus.readers import load_corpus
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
-from embeddings.indexer import IndexBusyError, build_index
+from embeddings.indexer import BuildProgress, IndexBusyError, build_index
 from embeddings.store import (
     CURRENT_FILE,
     IndexCorruptError,
@@ -81,7 +81,7 @@ def test_incremental_reindex_embeds_only_what_changed(encoder: Encoder, news_cor
 
 
 def test_progress_reports_articles_and_chunks(encoder: Encoder, news_corpus: Path, tmp_path: Path) -> None:
-    seen = []
+    seen: list[BuildProgress] = []
     report = build(encoder, news_corpus, tmp_path / "index", progress=seen.append)
     assert seen[-1].articles_done == seen[-1].articles_total == 4
     assert seen[-1].chunks_done == seen[-1].chunks_total == report.chunks
@@ -103,7 +103,9 @@ def test_index_built_with_another_model_or_chunking_is_refused(
         open_index(index, "sentence-transformers/other", SETTINGS)
     with pytest.raises(IndexMismatchError, match="chunking"):
         open_index(index, encoder.model_name, ChunkerSettings(max_tokens=200, overlap_tokens=24))
-    manifest = current_generation(index) / "manifest.json"
+    generation = current_generation(index)
+    assert generation is not None
+    manifest = generation / "manifest.json"
     data = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**data, "format_version": 99}))
     with pytest.raises(IndexMismatchError, match="format version 99"):
@@ -117,6 +119,7 @@ def test_corrupt_index_is_reported_and_rebuilt(
     index = tmp_path / "index"
     build(encoder, news_corpus, index)
     generation = current_generation(index)
+    assert generation is not None
     if damage == "faiss":
         (generation / "dense.faiss").write_bytes(b"not a faiss index")
     elif damage == "sqlite":
