@@ -29,7 +29,7 @@ from bot.settings import (
     load_section,
     parse_day,
 )
-from bot.wording import counted, progress
+from bot.wording import counted, progress, report_line
 from corpus.errors import BylineError, Remedy
 from embeddings.indexer import BuildProgress, BuildReport
 from embeddings.store import IndexUnavailableError
@@ -123,14 +123,6 @@ def run_index(byline: Byline, only_if_missing: bool = False, before_answer: bool
 
 def _changed(report: BuildReport) -> bool:
     return bool(report.added or report.changed or report.removed)
-
-
-def report_line(report: BuildReport) -> str:
-    return (
-        f"{counted(report.articles, 'article')}, {counted(report.chunks, 'chunk')}: {len(report.added):,} added, "
-        f"{len(report.changed):,} changed, {len(report.removed):,} removed, {report.unchanged:,} unchanged; "
-        f"{counted(report.chunks_embedded, 'chunk')} embedded in {report.seconds:.1f} s"
-    )
 
 
 @app.command()

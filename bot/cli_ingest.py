@@ -19,6 +19,7 @@ from tqdm import tqdm
 from bot.ingest import FeedAdded, Indexed, IngestService
 from bot.service import Byline
 from bot.settings import FeedsSettings, FetchSettings, load_section
+from bot.wording import counted, report_line
 from corpus.ingest import FeedCheck, FetchProgress, LinkOutcome
 from corpus.library import FeedRecord
 from embeddings.indexer import BuildProgress
@@ -140,7 +141,7 @@ def feeds_remove(
     for feed in result.feeds:
         typer.echo(f"No longer following {feed.name} ({feed.url}){_server(feed.tenant)}.")
     if purge:
-        typer.echo(f"Removed the {result.purged} article(s) it brought in.")
+        typer.echo(f"Removed the {counted(result.purged, 'article')} it brought in.")
     else:
         typer.echo("Its articles stay in the index (remove them with --purge).")
     _print_index(result)
@@ -245,7 +246,7 @@ def _outcome_line(outcome: LinkOutcome) -> str:
 
 def _print_index(result: Indexed) -> None:
     if result.index is not None:
-        typer.echo(f"Index: {result.index.report.summary()}")
+        typer.echo(f"Index: {report_line(result.index.report)}")
     elif result.index_pending:
         typer.echo("Index: another build is running; what was stored is indexed by the next build.", err=True)
 
