@@ -7,7 +7,6 @@ answering, then swaps the new searcher in.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,8 +14,8 @@ from pathlib import Path
 
 from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
+from bot.question_text import QuestionError, clean_context, clean_question
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
-from corpus.errors import BylineError
 from corpus.models import Article
 from corpus.readers import SkippedFile, default_corpus_path, load_corpus
 from embeddings.chunking import ChunkerSettings
@@ -25,11 +24,7 @@ from embeddings.indexer import BuildReport, ProgressCallback, build_index
 from embeddings.search import HybridSearcher, SearchFilters
 from embeddings.store import IndexMissingError, open_index
 
-_DISCORD_MENTION = re.compile(r"<(@[!&]?|#)\d+>")
-
-
-class QuestionError(BylineError, ValueError):
-    """A question or filter that cannot be answered as given; the message tells the user why."""
+__all__ = ["Byline", "IndexStatus", "QuestionError", "ReindexOutcome"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +106,7 @@ class Byline:
     ) -> Answer:
         """A cited answer to `question`; `context` is an earlier question of the same conversation."""
         question = self.clean_question(question)
+        context = clean_context(context, self.answer_settings.max_question_chars)
         searcher = self.searcher()
         filters = self._filters(searcher, outlet, since, until)
         query = conversation_query(question, context)
@@ -119,16 +115,8 @@ class Byline:
         return self.composer.compose(question, results, context=context, query_vector=query_vector)
 
     def clean_question(self, question: str) -> str:
-        question = _DISCORD_MENTION.sub(" ", question or "")
-        question = " ".join(question.split())
-        if not question:
-            raise QuestionError("Ask a question, e.g. “What did Baqeri propose?”")
-        limit = self.answer_settings.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(f"That question is {len(question):,} characters long; keep it under {limit:,}.")
-        if not any(ch.isalnum() for ch in question):
-            raise QuestionError("That question has no words in it.")
-        return question
+        """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""
+        return clean_question(question, self.answer_settings.max_question_chars)
 
     def status(self) -> IndexStatus:
         snapshot = self.searcher().snapshot
