@@ -13,7 +13,8 @@ ephemeral port).  It is pointed here only through discord.py's own two seams, se
 What is modelled (everything else is answered 404 and recorded in ``unknown_routes``):
 
 Gateway (``ws://127.0.0.1:PORT/``, API v10, JSON encoding, no compression)
-    discord.py always asks for ``compress=zlib-stream`` in the query string; the server
+    discord.py always asks for ``compress=zlib-stream`` (``zstd-stream`` when zstandard is
+    installed) in the query string; the server
     records the query and simply sends uncompressed TEXT frames, which discord.py
     accepts.  HELLO (configurable ``heartbeat_interval``); IDENTIFY (token checked,
     close 4004 otherwise) -> READY (user, application id/flags, session_id,
@@ -57,9 +58,19 @@ Discord-side validation (HTTP 400 ``{"code": 50035, "message": "Invalid Form Bod
     interaction); follow-ups before any acknowledgement (404, 10015 Unknown Webhook).
     Every such rejection is appended to ``violations``.
 
+Permissions are reported (roles, the bot's channel overwrites, ``app_permissions``) and checked in
+one place: starting a public thread needs Create Public Threads (403, 50013 Missing Permissions).
+``DiscordServerConfig.bot_denied_permissions`` denies the bot permissions in every text channel,
+as a member overwrite would.
+
+Failures on demand: :meth:`DiscordTestServer.fail_requests` makes matching REST requests fail
+with any status and body (e.g. a 503 at login, a Cloudflare 429, a 403 on thread creation) or
+drops their connection without an answer (recorded with status 0). Injected failures are not
+violations; they are listed in ``injected``.
+
 Not modelled: rate limits, voice, DMs (everything happens in the one guild), presences, members beyond the
-configured ones, option ``resolved`` data, reactions, message history, permissions
-enforcement (permissions are *reported*, never checked).
+configured ones, option ``resolved`` data, reactions, message history, permission checks
+other than the one above.
 
 Everything the server receives is recorded: REST requests (method, path, query, JSON
 body, time, status, response) and gateway payloads, with matching/waiting helpers;
@@ -150,8 +161,14 @@ class Perm:
 
 
 EVERYONE_PERMISSIONS = (
-    Perm.ADD_REACTIONS | Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES
-    | Perm.READ_MESSAGE_HISTORY | Perm.USE_APPLICATION_COMMANDS | Perm.CREATE_PUBLIC_THREADS
+    Perm.ADD_REACTIONS
+    | Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.EMBED_LINKS
+    | Perm.ATTACH_FILES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.USE_APPLICATION_COMMANDS
+    | Perm.CREATE_PUBLIC_THREADS
     | Perm.SEND_MESSAGES_IN_THREADS
 )
 MODERATOR_PERMISSIONS = Perm.MANAGE_MESSAGES | Perm.MANAGE_THREADS
@@ -262,10 +279,9 @@ class DiscordServerConfig:
         FakeUser(_fixed_id(11), "reader"),
         FakeUser(_fixed_id(12), "moderator", role_ids=(MODERATOR_ROLE_ID,)),
     )
-    text_channels: dict[str, int] = field(
-        default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)}
-    )
+    text_channels: dict[str, int] = field(default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)})
     attachment_size_limit: int = 10 * 1024 * 1024
+    bot_denied_permissions: int = 0  # denied to the bot in every text channel (a member overwrite)
 
     @property
     def users(self) -> tuple[FakeUser, ...]:
@@ -285,8 +301,27 @@ class RecordedRequest:
     json: Any
     files: list[str]
     time: float
-    status: int | None = None
+    status: int | None = None  # 0: the connection was dropped without an answer (see fail_requests)
     response: Any = None
+    injected: bool = False  # failed on purpose by fail_requests()
+
+
+@dataclass
+class InjectedFailure:
+    """REST requests to fail on purpose: ``method`` and a path fully matching ``path_regex``."""
+
+    method: str
+    path_regex: str
+    status: int | None  # the status to answer with; None drops the connection instead
+    body: Any  # a JSON body, or a str sent as text/html (as Cloudflare does)
+    times: int | None  # how many matching requests fail; None: all of them
+
+    def matches(self, record: RecordedRequest) -> bool:
+        return (
+            (self.times is None or self.times > 0)
+            and record.method == self.method
+            and re.fullmatch(self.path_regex, record.path) is not None
+        )
 
 
 @dataclass
@@ -449,7 +484,11 @@ def _check_component(comp: Json, at: tuple[Any, ...], errs: FormErrors, seen_ids
             errs.add((*at, "components"), "BASE_TYPE_MIN_LENGTH", "Must be 1 or more in length.")
         errs.max_length((*at, "components"), children, 5)
         if len(children) > 1 and any(c.get("type") != 2 for c in children):
-            errs.add((*at, "components"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            errs.add(
+                (*at, "components"),
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
     elif kind == 2:  # button
         errs.max_length((*at, "label"), comp.get("label"), 80)
         if comp.get("style") == 5:
@@ -529,6 +568,8 @@ class DiscordTestServer:
         self.violations: list[Violation] = []
         self.unknown_routes: list[RecordedRequest] = []
         self.errors: list[str] = []  # server-side exceptions (bugs in this file or absurd input)
+        self.injected: list[RecordedRequest] = []  # requests failed on purpose, see fail_requests()
+        self._failures: list[InjectedFailure] = []
         self.client_errors: list[str] = []  # ERROR logs of discord.py, see capture_discord_errors()
         # Discord's state
         self.channels: dict[int, Json] = {}
@@ -608,7 +649,8 @@ class DiscordTestServer:
         """Requests with this method whose API-relative path *fully* matches ``path_regex``."""
         pattern = re.compile(path_regex)
         return [
-            r for r in self.requests[after:]
+            r
+            for r in self.requests[after:]
             if r.method == method.upper() and pattern.fullmatch(r.path) and r.status is not None
         ]
 
@@ -644,9 +686,7 @@ class DiscordTestServer:
 
     def largest_heartbeat_gap(self) -> float:
         """Largest time between consecutive heartbeats on the same connection (seconds)."""
-        gaps = [
-            b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]
-        ]
+        gaps = [b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]]
         return max(gaps, default=0.0)
 
     async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
@@ -660,7 +700,9 @@ class DiscordTestServer:
                         return result
                     await tick.wait()
         except TimeoutError:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate!r}\n{self.summary()}") from None
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what or predicate!r}\n{self.summary()}"
+            ) from None
 
     def summary(self) -> str:
         """Recent traffic and every problem seen, for failure messages."""
@@ -686,8 +728,12 @@ class DiscordTestServer:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         conn = GatewayConnection(
-            index=len(self.connections), path=request.path, query=dict(request.query),
-            ws=ws, request=request, opened_at=time.monotonic(),
+            index=len(self.connections),
+            path=request.path,
+            query=dict(request.query),
+            ws=ws,
+            request=request,
+            opened_at=time.monotonic(),
         )
         self.connections.append(conn)
         if conn.query.get("v") != str(API_VERSION) or conn.query.get("encoding") != "json":
@@ -784,6 +830,29 @@ class DiscordTestServer:
         self._notify()
         return session.seq
 
+    def fail_requests(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        times: int | None = 1,
+    ) -> InjectedFailure:
+        """Fail the next ``times`` REST requests matching (all of them if None): answer ``status`` with
+        ``body`` (default: Discord's JSON error shape), or, with ``status=None``, drop the connection."""
+        if body is None and status is not None:
+            body = {"code": 0, "message": f"{status}: injected failure"}
+        failure = InjectedFailure(method.upper(), path_regex, status, body, times)
+        self._failures.append(failure)
+        return failure
+
+    def _injected_failure(self, record: RecordedRequest) -> InjectedFailure | None:
+        failure = next((f for f in self._failures if f.matches(record)), None)
+        if failure is not None and failure.times is not None:
+            failure.times -= 1
+        return failure
+
     async def drop_connection(self, code: int | None = 4000) -> None:
         """Drop the live gateway socket: close with a resumable ``code``, or abort if None."""
         session = self._session
@@ -846,27 +915,56 @@ class DiscordTestServer:
             return BOT_PERMISSIONS
         return EVERYONE_PERMISSIONS | (MODERATOR_PERMISSIONS if MODERATOR_ROLE_ID in user.role_ids else 0)
 
+    def _bot_channel_permissions(self) -> int:
+        return BOT_PERMISSIONS & ~self.config.bot_denied_permissions
+
+    def _bot_overwrites(self) -> list[Json]:
+        denied = self.config.bot_denied_permissions
+        if not denied:
+            return []
+        return [{"id": str(self.config.bot_user.id), "type": 1, "allow": "0", "deny": str(denied)}]
+
     def _roles(self) -> list[Json]:
         def role(role_id: int, name: str, perms: int, position: int, **extra: Any) -> Json:
             return {
-                "id": str(role_id), "name": name, "color": 0,
+                "id": str(role_id),
+                "name": name,
+                "color": 0,
                 "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-                "hoist": False, "position": position, "permissions": str(perms),
-                "managed": False, "mentionable": False, "flags": 0, **extra,
+                "hoist": False,
+                "position": position,
+                "permissions": str(perms),
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+                **extra,
             }
 
         return [
             role(self.config.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
             role(MODERATOR_ROLE_ID, "Moderator", MODERATOR_PERMISSIONS, 1),
-            role(BOT_ROLE_ID, self.config.bot_user.username, BOT_PERMISSIONS, 2,
-                 managed=True, tags={"bot_id": str(self.config.bot_user.id)}),
+            role(
+                BOT_ROLE_ID,
+                self.config.bot_user.username,
+                BOT_PERMISSIONS,
+                2,
+                managed=True,
+                tags={"bot_id": str(self.config.bot_user.id)},
+            ),
         ]
 
     def _member_payload(self, user: FakeUser, *, with_user: bool, permissions: int | None = None) -> Json:
         member: Json = {
-            "roles": [str(r) for r in user.role_ids], "joined_at": "2025-01-01T00:00:00+00:00",
-            "deaf": False, "mute": False, "flags": 0, "pending": False,
-            "nick": None, "avatar": None, "premium_since": None, "communication_disabled_until": None,
+            "roles": [str(r) for r in user.role_ids],
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+            "avatar": None,
+            "premium_since": None,
+            "communication_disabled_until": None,
         }
         if with_user:
             member["user"] = user.payload()
@@ -877,9 +975,18 @@ class DiscordTestServer:
     def _create_guild_channels(self) -> None:
         for position, (name, channel_id) in enumerate(self.config.text_channels.items()):
             self.channels[channel_id] = {
-                "id": str(channel_id), "type": 0, "guild_id": str(self.config.guild_id), "name": name,
-                "position": position, "permission_overwrites": [], "nsfw": False, "parent_id": None,
-                "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(self.config.guild_id),
+                "name": name,
+                "position": position,
+                "permission_overwrites": self._bot_overwrites(),
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "flags": 0,
                 "default_auto_archive_duration": 1440,
             }
 
@@ -887,20 +994,47 @@ class DiscordTestServer:
         cfg = self.config
         threads = [t for t in self.threads() if not t["thread_metadata"]["archived"]]
         return {
-            "id": str(cfg.guild_id), "name": cfg.guild_name, "icon": None, "splash": None,
-            "discovery_splash": None, "description": None, "features": [], "emojis": [], "stickers": [],
-            "owner_id": str(cfg.owner.id), "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
-            "verification_level": 0, "default_message_notifications": 1, "explicit_content_filter": 0,
-            "roles": self._roles(), "mfa_level": 0, "nsfw_level": 0, "application_id": None,
-            "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-            "vanity_url_code": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US",
-            "public_updates_channel_id": None, "incidents_data": None,
-            "joined_at": "2025-01-01T00:00:00+00:00", "large": False, "unavailable": False,
+            "id": str(cfg.guild_id),
+            "name": cfg.guild_name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "description": None,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "owner_id": str(cfg.owner.id),
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "roles": self._roles(),
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "application_id": None,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "incidents_data": None,
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "large": False,
+            "unavailable": False,
             "member_count": len(cfg.users),
             "members": [self._member_payload(u, with_user=True) for u in cfg.users],
             "channels": [c for c in self.channels.values() if c["type"] not in (10, 11, 12)],
-            "threads": threads, "voice_states": [], "presences": [], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [],
+            "threads": threads,
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
         }
 
     # ------------------------------------------------------------------ test-side events
@@ -978,7 +1112,11 @@ class DiscordTestServer:
         return await self._dispatch_interaction(payload)
 
     async def click_button(
-        self, message_id: int, *, label: str | None = None, custom_id: str | None = None,
+        self,
+        message_id: int,
+        *,
+        label: str | None = None,
+        custom_id: str | None = None,
         user: FakeUser | str = "reader",
     ) -> InteractionRecord:
         """Click the (enabled, non-link) button with this label or custom_id on a stored message."""
@@ -1010,7 +1148,9 @@ class DiscordTestServer:
         unknown = set(options) - set(declared)
         missing = {n for n, o in declared.items() if o.get("required") and n not in options}
         if unknown or missing:
-            raise LookupError(f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}")
+            raise LookupError(
+                f"/{command['name']}: unknown options {unknown or '{}'}, missing required {missing or '{}'}"
+            )
         return [{"name": n, "type": declared[n]["type"], "value": v} for n, v in options.items()]
 
     def _interaction_payload(
@@ -1033,7 +1173,7 @@ class DiscordTestServer:
             "channel": {**channel, "permissions": str(perms)},
             "member": self._member_payload(user, with_user=True, permissions=perms),
             "locale": locale,
-            "app_permissions": str(BOT_PERMISSIONS),
+            "app_permissions": str(self._bot_channel_permissions()),
             "entitlements": [],
             "entitlement_sku_ids": [],
             "authorizing_integration_owners": {"0": str(guild_id)},
@@ -1067,14 +1207,23 @@ class DiscordTestServer:
         if mentioned is None:
             mentioned = self._pinged_users(body.get("content") or "", body.get("allowed_mentions"), author)
         message: Json = {
-            "id": str(message_id), "channel_id": str(channel_id), "guild_id": channel["guild_id"],
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "guild_id": channel["guild_id"],
             "author": author.payload(),
             "member": self._member_payload(author, with_user=False),
-            "content": body.get("content") or "", "timestamp": _iso_now(), "edited_timestamp": None,
-            "tts": bool(body.get("tts")), "mention_everyone": False,
+            "content": body.get("content") or "",
+            "timestamp": _iso_now(),
+            "edited_timestamp": None,
+            "tts": bool(body.get("tts")),
+            "mention_everyone": False,
             "mentions": [{**u.payload(), "member": self._member_payload(u, with_user=False)} for u in mentioned],
-            "mention_roles": [], "attachments": body.get("_attachments", []), "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [], "pinned": False, "type": message_type,
+            "mention_roles": [],
+            "attachments": body.get("_attachments", []),
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": message_type,
             "flags": ((body.get("flags") or 0) & (EPHEMERAL | IS_COMPONENTS_V2 | (1 << 2) | (1 << 12))) | extra_flags,
         }
         if interaction is not None:
@@ -1089,7 +1238,9 @@ class DiscordTestServer:
     def _interaction_message_fields(self, interaction: InteractionRecord) -> Json:
         payload = interaction.payload
         metadata: Json = {
-            "id": payload["id"], "type": payload["type"], "user": payload["member"]["user"],
+            "id": payload["id"],
+            "type": payload["type"],
+            "user": payload["member"]["user"],
             "authorizing_integration_owners": payload["authorizing_integration_owners"],
         }
         if payload["type"] == InteractionType.MESSAGE_COMPONENT:
@@ -1150,10 +1301,13 @@ class DiscordTestServer:
 
     async def _rest(self, request: web.Request) -> web.Response:
         prefix = f"/api/v{API_VERSION}"
-        path = request.path[len(prefix):] if request.path.startswith(prefix + "/") else request.path
+        path = request.path[len(prefix) :] if request.path.startswith(prefix + "/") else request.path
         body, files = await _read_body(request)
         record = RecordedRequest(request.method, path, dict(request.query), body, files, time.monotonic())
         self.requests.append(record)
+        failure = self._injected_failure(record)
+        if failure is not None:
+            return self._fail(request, record, failure)
         try:
             status, response = await self._route(request, record)
         except ApiError as error:
@@ -1169,6 +1323,19 @@ class DiscordTestServer:
         if response is NO_CONTENT:
             return web.Response(status=204)
         return web.Response(status=status, body=json.dumps(response).encode(), headers=JSON_HEADERS)
+
+    def _fail(self, request: web.Request, record: RecordedRequest, failure: InjectedFailure) -> web.StreamResponse:
+        record.injected = True
+        record.status, record.response = failure.status or 0, failure.body
+        self.injected.append(record)
+        self._notify()
+        if failure.status is None:
+            if request.transport is not None:
+                request.transport.abort()  # the client sees the connection reset, with no answer
+            raise asyncio.CancelledError  # aiohttp's way out of a handler whose connection is gone
+        if isinstance(failure.body, str):
+            return web.Response(status=failure.status, text=failure.body, content_type="text/html")
+        return web.Response(status=failure.status, body=json.dumps(failure.body).encode(), headers=JSON_HEADERS)
 
     async def _route(self, request: web.Request, record: RecordedRequest) -> tuple[int, Any]:
         for method, pattern, handler in self._routes:
@@ -1192,11 +1359,20 @@ class DiscordTestServer:
 
     async def _get_application(self, req: RecordedRequest) -> Json:
         return {
-            "id": str(self.config.application_id), "name": self.config.bot_user.username, "icon": None,
-            "description": "", "summary": "", "verify_key": "0" * 64, "flags": 0, "bot_public": True,
-            "bot_require_code_grant": False, "owner": self.config.owner.payload(),
-            "bot": self.config.bot_user.payload(), "interactions_endpoint_url": None,
-            "redirect_uris": [], "tags": [],
+            "id": str(self.config.application_id),
+            "name": self.config.bot_user.username,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.config.owner.payload(),
+            "bot": self.config.bot_user.payload(),
+            "interactions_endpoint_url": None,
+            "redirect_uris": [],
+            "tags": [],
         }
 
     async def _get_gateway(self, req: RecordedRequest) -> Json:
@@ -1226,14 +1402,20 @@ class DiscordTestServer:
         stored = []
         for command in req.json or []:
             key = (command["name"], command.get("type", 1))
-            stored.append({
-                "type": 1, "description": "", "options": [], "default_member_permissions": None,
-                "nsfw": False, **command,
-                "id": previous.get(key) or str(self.new_id()),
-                "application_id": str(self.config.application_id),
-                "version": str(self.new_id()),
-                **({"guild_id": guild_id} if guild_id else {}),
-            })
+            stored.append(
+                {
+                    "type": 1,
+                    "description": "",
+                    "options": [],
+                    "default_member_permissions": None,
+                    "nsfw": False,
+                    **command,
+                    "id": previous.get(key) or str(self.new_id()),
+                    "application_id": str(self.config.application_id),
+                    "version": str(self.new_id()),
+                    **({"guild_id": guild_id} if guild_id else {}),
+                }
+            )
         self.commands[scope] = stored
         return stored
 
@@ -1257,8 +1439,21 @@ class DiscordTestServer:
         body = req.json or {}
         kind, data = body.get("type"), body.get("data") or {}
         if kind not in ALLOWED_CALLBACKS[record.payload["type"]]:
-            raise ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [
-                {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid interaction response type"}]}})
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "type": {
+                        "_errors": [
+                            {
+                                "code": "INTERACTION_RESPONSE_TYPE_INVALID",
+                                "message": "Invalid interaction response type",
+                            }
+                        ]
+                    }
+                },
+            )
         message = await self._apply_callback(record, kind, data)
         record.callback_type, record.acked_at = kind, time.monotonic()
         if message is not None:
@@ -1274,13 +1469,21 @@ class DiscordTestServer:
         is_command = record.payload["type"] == InteractionType.APPLICATION_COMMAND
         if kind == Callback.CHANNEL_MESSAGE:
             validate_message(data, creating=True)
-            message = self._store_message(channel_id, bot, data, message_type=20 if is_command else 19, interaction=record)
+            message = self._store_message(
+                channel_id, bot, data, message_type=20 if is_command else 19, interaction=record
+            )
             await self._dispatch_message_event("MESSAGE_CREATE", message)
             return message
         if kind == Callback.DEFERRED_CHANNEL_MESSAGE:
             flags = (data.get("flags") or 0) & EPHEMERAL
-            message = self._store_message(channel_id, bot, {"flags": flags}, message_type=20 if is_command else 19,
-                                          interaction=record, extra_flags=LOADING)
+            message = self._store_message(
+                channel_id,
+                bot,
+                {"flags": flags},
+                message_type=20 if is_command else 19,
+                interaction=record,
+                extra_flags=LOADING,
+            )
             record.loading = True
             await self._dispatch_message_event("MESSAGE_CREATE", message)
             return message
@@ -1373,8 +1576,9 @@ class DiscordTestServer:
         reference = body.get("message_reference")
         if reference and reference.get("message_id"):
             referenced = self.messages.get(int(reference["message_id"]))
-            message.update(type=19, message_reference={**reference, "channel_id": channel_id},
-                           referenced_message=referenced)
+            message.update(
+                type=19, message_reference={**reference, "channel_id": channel_id}, referenced_message=referenced
+            )
         await self._dispatch_message_event("MESSAGE_CREATE", message)
         return message
 
@@ -1405,8 +1609,13 @@ class DiscordTestServer:
 
     # ------------------------------------------------------------------ REST: threads
 
+    def _check_can_start_public_threads(self) -> None:
+        if not self._bot_channel_permissions() & Perm.CREATE_PUBLIC_THREADS:
+            raise ApiError(403, 50013, "Missing Permissions", note="the bot lacks Create Public Threads")
+
     async def _start_thread_from_message(self, req: RecordedRequest, channel_id: str, message_id: str) -> Json:
         message = self._message(channel_id, message_id)
+        self._check_can_start_public_threads()
         if int(message_id) in self.channels:
             raise ApiError(400, 160004, "A thread has already been created for this message")
         # Discord gives a thread started from a message the message's id.
@@ -1417,6 +1626,8 @@ class DiscordTestServer:
     async def _start_thread(self, req: RecordedRequest, channel_id: str) -> Json:
         self._channel(channel_id)
         body = req.json or {}
+        if (body.get("type") or 11) == 11:
+            self._check_can_start_public_threads()
         return await self._open_thread(int(channel_id), body, thread_id=self.new_id(), kind=body.get("type") or 11)
 
     async def _open_thread(self, parent_id: int, body: Json, *, thread_id: int, kind: int) -> Json:
@@ -1427,16 +1638,33 @@ class DiscordTestServer:
         errs.raise_if_any()
         now = _iso_now()
         thread: Json = {
-            "id": str(thread_id), "type": kind, "guild_id": str(self.config.guild_id), "parent_id": str(parent_id),
-            "owner_id": str(self.config.bot_user.id), "name": name, "nsfw": False, "last_message_id": None,
-            "rate_limit_per_user": body.get("rate_limit_per_user") or 0, "message_count": 0, "member_count": 1,
-            "total_message_sent": 0, "flags": 0,
+            "id": str(thread_id),
+            "type": kind,
+            "guild_id": str(self.config.guild_id),
+            "parent_id": str(parent_id),
+            "owner_id": str(self.config.bot_user.id),
+            "name": name,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
             "thread_metadata": {
-                "archived": False, "auto_archive_duration": body.get("auto_archive_duration") or 1440,
-                "archive_timestamp": now, "locked": False, "create_timestamp": now,
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration") or 1440,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
                 **({"invitable": body.get("invitable", True)} if kind == 12 else {}),
             },
-            "member": {"id": str(thread_id), "user_id": str(self.config.bot_user.id), "join_timestamp": now, "flags": 1},
+            "member": {
+                "id": str(thread_id),
+                "user_id": str(self.config.bot_user.id),
+                "join_timestamp": now,
+                "flags": 1,
+            },
         }
         self.channels[thread_id] = thread
         if self._session is not None:
@@ -1460,8 +1688,13 @@ async def _read_body(request: web.Request) -> tuple[Any, list[str]]:
         files = [f.filename for f in form.values() if isinstance(f, web.FileField)]
         body["_files"] = files
         body["_attachments"] = [
-            {"id": str(i), "filename": name, "size": 0, "url": f"https://cdn.invalid/{name}",
-             "proxy_url": f"https://cdn.invalid/{name}"}
+            {
+                "id": str(i),
+                "filename": name,
+                "size": 0,
+                "url": f"https://cdn.invalid/{name}",
+                "proxy_url": f"https://cdn.invalid/{name}",
+            }
             for i, name in enumerate(files)
         ]
         return body, files

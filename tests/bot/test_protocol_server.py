@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -22,6 +23,7 @@ from tests.discord_server import (
     DiscordServerConfig,
     DiscordTestServer,
     Op,
+    Perm,
     running_bot,
     validate_message,
 )
@@ -98,14 +100,20 @@ def test_slash_command_is_synced_deferred_and_followed_up(discord_server: Discor
 
     async def scenario() -> None:
         async with running_bot(ProbeBot(cfg.guild_id), server):
-            guild_sync = server.requests_matching("PUT", rf"/applications/{cfg.application_id}/guilds/{cfg.guild_id}/commands")
+            guild_sync = server.requests_matching(
+                "PUT", rf"/applications/{cfg.application_id}/guilds/{cfg.guild_id}/commands"
+            )
             assert len(guild_sync) == 1 and guild_sync[0].status == 200
             assert sorted(c["name"] for c in guild_sync[0].json) == ["ping", "sources"]
             assert not server.requests_matching("PUT", rf"/applications/{cfg.application_id}/commands")
 
             record = await server.send_interaction("ping")
-            callback = await server.wait_for_request("POST", token_path(rf"/interactions/{record.id}/", record.token, "/callback"))
-            followup = await server.wait_for_request("POST", token_path(rf"/webhooks/{cfg.application_id}/", record.token))
+            callback = await server.wait_for_request(
+                "POST", token_path(rf"/interactions/{record.id}/", record.token, "/callback")
+            )
+            followup = await server.wait_for_request(
+                "POST", token_path(rf"/webhooks/{cfg.application_id}/", record.token)
+            )
 
         assert callback.json["type"] == 5 and callback.query.get("with_response") == "1"
         assert record.ack_latency is not None and record.ack_latency < cfg.interaction_ack_deadline_s
@@ -161,7 +169,9 @@ def test_button_click_updates_the_message(discord_server: DiscordTestServer, run
             assert server.messages[message_id]["content"] == "Sources for elections: page 1"
 
             click = await server.click_button(message_id, label="More sources")
-            callback = await server.wait_for_request("POST", token_path(rf"/interactions/{click.id}/", click.token, "/callback"))
+            callback = await server.wait_for_request(
+                "POST", token_path(rf"/interactions/{click.id}/", click.token, "/callback")
+            )
 
         assert callback.json["type"] == 7  # UPDATE_MESSAGE
         assert click.payload["message"]["id"] == str(message_id)
@@ -214,8 +224,65 @@ def test_dropped_connection_resumes_and_keeps_answering(
         resume = server.gateway_received(Op.RESUME)[0]
         assert resume.data["session_id"] == server.gateway_sent("READY")[0].data["session_id"]
         assert server.connections[1].path == "/resume"  # READY's resume_gateway_url was used
-        assert server.connections[1].query["compress"] == "zlib-stream"  # asked for, not used
+        # Asked for (zstd-stream when the zstandard package is installed), never used.
+        assert server.connections[1].query["compress"] in ("zlib-stream", "zstd-stream")
         server.assert_clean()
+
+    run(scenario())
+
+
+def test_injected_failures_answer_as_asked_drop_the_connection_and_are_not_violations(
+    discord_server: DiscordTestServer, run: Run
+) -> None:
+    server = discord_server
+    general = server.channel_id("general")
+    messages = rf"/channels/{general}/messages"
+
+    async def scenario() -> None:
+        async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
+            channel = bot.get_channel(general)
+            server.fail_requests("POST", messages, status=503)
+            with pytest.raises(discord.DiscordServerError) as unavailable:
+                await channel.send("first")
+            assert unavailable.value.status == 503
+            server.fail_requests("POST", messages, status=429, body="<html>error code: 1015</html>")
+            with pytest.raises(discord.HTTPException) as banned:
+                await channel.send("second")
+            assert banned.value.status == 429 and "1015" in banned.value.text  # Cloudflare's page: not retried
+            server.fail_requests("POST", messages)  # no status: the connection is dropped
+            with pytest.raises(aiohttp.ClientError):
+                await channel.send("third")
+            sent = await channel.send("fourth")  # each failure was used up once
+            assert sent.content == "fourth"
+
+        statuses = [(r.status, r.injected) for r in server.requests_matching("POST", messages)]
+        assert statuses == [(503, True), (429, True), (0, True), (200, False)]
+        assert server.injected == server.requests_matching("POST", messages)[:3]
+        server.assert_clean()  # injected failures are not the bot's violations
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "discord_config", [DiscordServerConfig(bot_denied_permissions=Perm.CREATE_PUBLIC_THREADS)], ids=["no-threads"]
+)
+def test_denied_permissions_are_reported_and_thread_creation_needs_its_permission(
+    discord_server: DiscordTestServer, run: Run
+) -> None:
+    server = discord_server
+    general = server.channel_id("general")
+
+    async def scenario() -> None:
+        async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
+            channel = bot.get_channel(general)
+            permissions = channel.permissions_for(channel.guild.me)
+            assert not permissions.create_public_threads and permissions.send_messages
+            await server.send_message_create(general, "reader", f"{bot.user.mention} what is new?")
+            await server.wait_for_request("POST", rf"/channels/{general}/messages/\d+/threads")
+            await server.wait_until(lambda: server.client_errors, what="discord.py's Forbidden")
+
+        assert [(v.status, v.code, v.message) for v in server.violations] == [(403, 50013, "Missing Permissions")]
+        assert not server.threads()
 
     run(scenario())
 
@@ -236,8 +303,15 @@ def test_oversize_embed_is_rejected_like_discord_would(discord_server: DiscordTe
         assert "embeds.0.description" in rejected.value.text
         (violation,) = server.violations
         assert violation.path == f"/channels/{general}/messages"
-        assert violation.errors == {"embeds": {"0": {"description": {"_errors": [
-            {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]}}}}
+        assert violation.errors == {
+            "embeds": {
+                "0": {
+                    "description": {
+                        "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]
+                    }
+                }
+            }
+        }
         assert [r.path for r in server.unknown_routes] == ["/guilds/1/bans"]
         assert not server.messages_in(general) and not server.client_errors
 
@@ -271,8 +345,14 @@ def _buttons(n: int, label: str = "b", start: int = 0) -> dict[str, Any]:
         ({"embeds": [_embed(description="x" * 4000), _embed(description="x" * 2100)]}, ("embeds",)),
         ({"content": "c", "components": [_buttons(1, start=i) for i in range(6)]}, ("components",)),
         ({"content": "c", "components": [_buttons(6)]}, ("components", "0", "components")),
-        ({"content": "c", "components": [_buttons(1, label="x" * 81)]}, ("components", "0", "components", "0", "label")),
-        ({"content": "c", "components": [_buttons(1), _buttons(1)]}, ("components", "1", "components", "0", "custom_id")),
+        (
+            {"content": "c", "components": [_buttons(1, label="x" * 81)]},
+            ("components", "0", "components", "0", "label"),
+        ),
+        (
+            {"content": "c", "components": [_buttons(1), _buttons(1)]},
+            ("components", "1", "components", "0", "custom_id"),
+        ),
     ],
 )
 def test_validator_rejects_what_discord_rejects(body: dict[str, Any], error_path: tuple[str, ...]) -> None:
