@@ -8,7 +8,8 @@ undecodable bytes, control and format characters, NULs, terminal escapes, markdo
 syntax, emoji, look-alike letters, huge lengths), and random text over all of Unicode. Each one is
 asked of the `Byline` service with the bundled model over a tiny index (two short articles), and a
 sample is asked through `python -m bot.cli ask --json -- QUESTION` as raw argv bytes, exactly as a
-shell passes them (after `--`, so a question starting with "-" is not read as an option).
+shell passes them (after `--`, so a question starting with "-" is not read as an option). Every
+question also goes through the Discord face's text handling (its syntax made plain, then cleaned).
 
 Each question is judged against what its family should get:
   crashed  an exception that is not a BylineError (CLI: exit code other than 0 or 2, or a traceback)
@@ -38,6 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.discord_text import plain_question  # noqa: E402
+from bot.question_text import clean_question  # noqa: E402
 from bot.service import Byline  # noqa: E402
 from bot.settings import AnswerSettings, IndexSettings  # noqa: E402
 from corpus.errors import BylineError  # noqa: E402
@@ -272,6 +275,17 @@ def ask_service(byline: Byline, case: Case) -> str:
     return judge(case, None, answer.question)
 
 
+def clean_as_discord(case: Case) -> str:
+    """The Discord face's path up to asking: its syntax made plain, then the core's cleaning."""
+    try:
+        cleaned = clean_question(plain_question(case.text, None, bot_id=1), MAX_CHARS)
+    except BylineError as error:
+        return judge(case, str(error), None)
+    except Exception:  # noqa: BLE001 - counting crashes is the point
+        return "crashed"
+    return judge(case, None, cleaned)
+
+
 def _argv_bytes(text: str) -> bytes:
     """The bytes a shell would pass: undecodable bytes as themselves, other lone surrogates as CESU bytes."""
     try:
@@ -361,6 +375,17 @@ def main() -> None:
             outcomes,
         )
         examples(cases, outcomes)
+
+        started = time.perf_counter()
+        discord_outcomes = [clean_as_discord(case) for case in cases]
+        seconds = time.perf_counter() - started
+        print_table(
+            f"Discord text layer (plain_question, then the core's cleaning; no search): {len(cases):,} questions "
+            f"in {seconds:.1f} s",
+            cases,
+            discord_outcomes,
+        )
+        examples(cases, discord_outcomes)
 
         sample = cli_sample(cases, args.cli_sample, args.seed)
         root = str(Path(__file__).resolve().parents[1])

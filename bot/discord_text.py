@@ -9,6 +9,7 @@ their words. Everything else (invisible characters, length, words) is the core's
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -23,8 +24,10 @@ _TOKEN = re.compile(
     r"|</(?P<command>[-_\w ]{1,100}):\d{1,20}>"
 )
 _MASKED_LINK = re.compile(r"\[([^\[\]\n]+)\]\(<?(?:https?://|mailto:)[^()\s>]+>?\)")
-_PAIRED = re.compile(r"(\|\||\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1", re.S)
-_EMPHASIS = re.compile(r"(?<![\w*_])([*_])(?=[^\s*_])(.+?)(?<=[^\s*_])\1(?![\w*_])", re.S)
+# The text inside markup never contains its own marker: each match ends at the next marker, so
+# the cost stays linear in the length of the text whatever it holds.
+_PAIRED = re.compile(r"(\|\||\*\*|__|~~)(?=\S)((?:(?!\1).)+?)(?<=\S)\1", re.S)
+_EMPHASIS = re.compile(r"(?<![\w*_])([*_])(?=[^\s*_])((?:(?!\1)[^\n])+?)(?<=[^\s*_])\1(?![\w*_])")
 _CODE = re.compile(r"```(?:[\w+-]{1,20}\n)?|`")
 _LINE_MARKUP = re.compile(r"^[ \t]*(?:>>>|>|#{1,3}|-#|[-*])[ \t]+", re.M)
 _ESCAPED = re.compile(r"\\([*_~|`>#\[\]()\\-])")
@@ -68,8 +71,19 @@ def _token_text(
     if kind == "emoji":
         return f":{value}:"
     if kind == "time":
-        return _day(int(value))
+        return _own_word(_day(int(value)), match)
     return f"/{value}"  # a command mention
+
+
+def _own_word(text: str, match: re.Match[str]) -> str:
+    """`text` in place of `match`, with a space on a side where a word touches it."""
+    before = match.string[match.start() - 1 : match.start()]
+    after = match.string[match.end() : match.end() + 1]
+    return f"{' ' if _in_word(before) else ''}{text}{' ' if _in_word(after) else ''}"
+
+
+def _in_word(ch: str) -> bool:
+    return bool(ch) and unicodedata.category(ch)[0] in "LNM"  # letters, digits and combining marks
 
 
 def _day(timestamp: int) -> str:
