@@ -61,11 +61,8 @@ async def serve_until_stopped(service: Byline, settings: DiscordSettings) -> int
 def refusal_line(error: discord.HTTPException, logged_in: bool) -> str:
     """An HTTP error answered while starting, as one line with what to do about it."""
     detail = " ".join((error.text or getattr(error.response, "reason", "") or "no details").split())[:200]
-    what = f"Discord answered HTTP {error.status} ({detail})"
-    if not logged_in:
-        what = f"Could not log in to Discord: {what}"
-    else:
-        what = f"Discord refused a request while the bot started: {what}"
+    stage = "Discord refused a request while the bot started" if logged_in else "Could not log in to Discord"
+    what = f"{stage}: HTTP {error.status} ({detail})"
     if error.status == 429:
         return f"{what}. Discord is rate-limiting this bot or its network; wait a while before starting again."
     if error.status >= 500:

@@ -215,8 +215,26 @@ def test_a_login_failure_other_than_a_bad_token_is_one_line(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None, [r.getMessage() for r in errors]
     line = errors[0].getMessage()
-    assert "\n" not in line and expected in line and "log in" in line
+    assert "\n" not in line and line.startswith(f"Could not log in to Discord: {expected} (")
     assert discord_server.config.token not in caplog.text
+
+
+def test_a_refused_command_sync_at_start_is_one_line_naming_the_guild_setting(
+    news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = DiscordSettings(
+        token=discord_server.config.token, guild_id=discord_server.config.guild_id, heartbeat_file=tmp_path / "hb"
+    )
+    discord_server.fail_requests(
+        "PUT", r"/applications/\d+/guilds/\d+/commands", status=403, body={"code": 50001, "message": "Missing Access"}
+    )
+
+    assert run(serve_until_stopped(news_byline, settings), timeout=60) == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "Discord refused a request while the bot started: HTTP 403 (Missing Access). "
+        "Check that BYLINE_DISCORD_GUILD_ID is a server the bot was invited to (see the README)."
+    ]
 
 
 def test_a_model_that_cannot_be_loaded_gets_its_reason_not_an_apology(
