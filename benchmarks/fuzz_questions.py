@@ -325,7 +325,7 @@ def print_table(title: str, cases: list[Case], outcomes: list[str]) -> None:
     counts: dict[str, Counter] = defaultdict(Counter)
     for case, outcome in zip(cases, outcomes):
         counts[case.family][outcome] += 1
-        counts["all"][outcome] += 1
+    counts["all"] = sum(counts.values(), Counter())
     print(f"\n{title}")
     print(f"{'family':26s} {'tried':>6s} {'crashed':>8s} {'unclear':>8s} {'lost':>6s}")
     for family, count in counts.items():
