@@ -312,6 +312,8 @@ def ask_cli(case: Case, env: dict[str, str]) -> str:
 
 
 def cli_sample(cases: list[Case], size: int, seed: int) -> list[Case]:
+    if size <= 0:
+        return []
     by_family: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         if len(_argv_bytes(case.text)) < 100_000:  # the kernel's limit for one argument is 128 KiB
