@@ -42,6 +42,9 @@ async def serve_until_stopped(service: Byline, settings: DiscordSettings) -> int
     except discord.LoginFailure:
         log.error("Discord rejected the bot token (BYLINE_DISCORD_TOKEN): reset it in the developer portal.")
         return 2
+    except discord.HTTPException as error:
+        log.error("%s", refusal_line(error, logged_in=bot.user is not None))
+        return 1
     except (aiohttp.ClientError, OSError) as error:
         log.error("Could not reach Discord (%s). Check the network connection and try again.", error)
         return 1
@@ -50,4 +53,21 @@ async def serve_until_stopped(service: Byline, settings: DiscordSettings) -> int
             "BYLINE_DISCORD_MESSAGE_CONTENT is true but the Message Content intent is off in the developer portal."
         )
         return 2
+    except discord.ConnectionClosed as error:
+        log.error("Discord closed the connection (code %s: %s).", error.code, error.reason or "no reason given")
+        return 1
     return 0
+
+
+def refusal_line(error: discord.HTTPException, logged_in: bool) -> str:
+    """An HTTP error answered while starting, as one line with what to do about it."""
+    detail = " ".join((error.text or getattr(error.response, "reason", "") or "no details").split())[:200]
+    stage = "Discord refused a request while the bot started" if logged_in else "Could not log in to Discord"
+    what = f"{stage}: HTTP {error.status} ({detail})"
+    if error.status == 429:
+        return f"{what}. Discord is rate-limiting this bot or its network; wait a while before starting again."
+    if error.status >= 500:
+        return f"{what}. Discord is having trouble; try again later."
+    if logged_in and error.status in (403, 404):
+        return f"{what}. Check that BYLINE_DISCORD_GUILD_ID is a server the bot was invited to (see the README)."
+    return f"{what}. Check the bot's application in the developer portal (see the README)."

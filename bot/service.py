@@ -8,7 +8,6 @@ answering, then swaps the new searcher in.
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +17,8 @@ from pathlib import Path
 
 from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
+from bot.question_text import QuestionError, clean_context, clean_question
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
-from corpus.errors import BylineError
 from corpus.gather import gather_articles
 from corpus.library import Library
 from corpus.models import Article
@@ -32,11 +31,7 @@ from embeddings.query import QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
 
-_DISCORD_MENTION = re.compile(r"<(@[!&]?|#)\d+>")
-
-
-class QuestionError(BylineError, ValueError):
-    """A question or filter that cannot be answered as given; the message tells the user why."""
+__all__ = ["Byline", "IndexStatus", "QuestionError", "ReindexOutcome"]
 
 
 @dataclass(frozen=True)
@@ -165,6 +160,7 @@ class Byline:
         `tenant` (a Discord server id) limits the answer to what that server may see: the shared articles
         and its own; None (the command line) sees everything."""
         question = self.clean_question(question)
+        context = clean_context(context, self.answer_settings.max_question_chars)
         searcher = self.searcher()
         filters = self._filters(searcher, outlet, since, until, tenant)
         query = conversation_query(question, context)
@@ -180,16 +176,8 @@ class Byline:
         return self.composer.compose(question, results, context=context, query_vector=query_vector)
 
     def clean_question(self, question: str) -> str:
-        question = _DISCORD_MENTION.sub(" ", question or "")
-        question = " ".join(question.split())
-        if not question:
-            raise QuestionError("Ask a question, e.g. “What did Baqeri propose?”")
-        limit = self.answer_settings.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(f"That question is {len(question):,} characters long; keep it under {limit:,}.")
-        if not any(ch.isalnum() for ch in question):
-            raise QuestionError("That question has no words in it.")
-        return question
+        """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""
+        return clean_question(question, self.answer_settings.max_question_chars)
 
     def status(self, tenant: str | None = None) -> IndexStatus:
         """What is indexed, counting only what `tenant` may see (None: everything)."""

@@ -50,8 +50,9 @@ class Encoder:
         try:
             model = SentenceTransformer(resolve_model_path(self.model_name), device="cpu")
         except Exception as error:  # the library raises many kinds; all mean the same to a user
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
             raise ModelLoadError(
-                f"could not load embedding model {self.model_name!r}: {error}. "
+                f"could not load embedding model {self.model_name!r}: {reason}. "
                 f"Set BYLINE_MODEL to an installed sentence-transformers model or to {BUNDLED_MODEL!r}."
             ) from error
         # The bundled tokenizer.json truncates at 128; the model itself reads 256 positions.

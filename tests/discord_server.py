@@ -13,7 +13,8 @@ ephemeral port).  It is pointed here only through discord.py's own two seams, se
 What is modelled (everything else is answered 404 and recorded in ``unknown_routes``):
 
 Gateway (``ws://127.0.0.1:PORT/``, API v10, JSON encoding, no compression)
-    discord.py always asks for ``compress=zlib-stream`` in the query string; the server
+    discord.py always asks for ``compress=zlib-stream`` (``zstd-stream`` when zstandard is
+    installed) in the query string; the server
     records the query and simply sends uncompressed TEXT frames, which discord.py
     accepts.  HELLO (configurable ``heartbeat_interval``); IDENTIFY (token checked,
     close 4004 otherwise) -> READY (user, application id/flags, session_id,
@@ -61,9 +62,19 @@ Application commands: subcommands and groups (``send_interaction("feeds add", ..
 options carry the attachment in ``resolved`` (:meth:`DiscordTestServer.attachment`), and its bytes are
 served over HTTP at ``/ephemeral-attachments/{app}/{id}/{filename}`` as Discord's CDN serves uploads.
 
-Not modelled: rate limits, voice, DMs (everything happens in the configured guilds), presences, members
-beyond the configured ones, ``resolved`` users/roles/channels, reactions, message history, permissions
-enforcement (permissions are *reported*, never checked).
+Permissions are reported (roles, the bot's channel overwrites, ``app_permissions``) and checked in
+one place: starting a public thread needs Create Public Threads (403, 50013 Missing Permissions).
+``DiscordServerConfig.bot_denied_permissions`` denies the bot permissions in every text channel,
+as a member overwrite would.
+
+Failures on demand: :meth:`DiscordTestServer.fail_requests` makes matching REST requests fail
+with any status and body (e.g. a 503 at login, a Cloudflare 429, a 403 on thread creation) or
+drops their connection without an answer (recorded with status 0). Injected failures are not
+violations; they are listed in ``injected``.
+
+Not modelled: rate limits, voice, DMs (everything happens in the configured guilds), presences, members beyond the
+configured ones, ``resolved`` users/roles/channels, reactions, message history, permission checks
+other than the one above.
 
 Everything the server receives is recorded: REST requests (method, path, query, JSON
 body, time, status, response) and gateway payloads, with matching/waiting helpers;
@@ -318,6 +329,8 @@ class DiscordServerConfig:
         main = GuildSpec(self.guild_id, self.guild_name, self.owner, self.humans, self.text_channels)
         return (main, *self.other_guilds)
 
+    bot_denied_permissions: int = 0  # denied to the bot in every text channel (a member overwrite)
+
     @property
     def users(self) -> tuple[FakeUser, ...]:
         """Everyone in any guild, the bot last."""
@@ -344,8 +357,27 @@ class RecordedRequest:
     json: Any
     files: list[str]
     time: float
-    status: int | None = None
+    status: int | None = None  # 0: the connection was dropped without an answer (see fail_requests)
     response: Any = None
+    injected: bool = False  # failed on purpose by fail_requests()
+
+
+@dataclass
+class InjectedFailure:
+    """REST requests to fail on purpose: ``method`` and a path fully matching ``path_regex``."""
+
+    method: str
+    path_regex: str
+    status: int | None  # the status to answer with; None drops the connection instead
+    body: Any  # a JSON body, or a str sent as text/html (as Cloudflare does)
+    times: int | None  # how many matching requests fail; None: all of them
+
+    def matches(self, record: RecordedRequest) -> bool:
+        return (
+            (self.times is None or self.times > 0)
+            and record.method == self.method
+            and re.fullmatch(self.path_regex, record.path) is not None
+        )
 
 
 @dataclass
@@ -592,6 +624,8 @@ class DiscordTestServer:
         self.violations: list[Violation] = []
         self.unknown_routes: list[RecordedRequest] = []
         self.errors: list[str] = []  # server-side exceptions (bugs in this file or absurd input)
+        self.injected: list[RecordedRequest] = []  # requests failed on purpose, see fail_requests()
+        self._failures: list[InjectedFailure] = []
         self.client_errors: list[str] = []  # ERROR logs of discord.py, see capture_discord_errors()
         # Discord's state
         self.channels: dict[int, Json] = {}
@@ -861,6 +895,29 @@ class DiscordTestServer:
         self._notify()
         return session.seq
 
+    def fail_requests(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        times: int | None = 1,
+    ) -> InjectedFailure:
+        """Fail the next ``times`` REST requests matching (all of them if None): answer ``status`` with
+        ``body`` (default: Discord's JSON error shape), or, with ``status=None``, drop the connection."""
+        if body is None and status is not None:
+            body = {"code": 0, "message": f"{status}: injected failure"}
+        failure = InjectedFailure(method.upper(), path_regex, status, body, times)
+        self._failures.append(failure)
+        return failure
+
+    def _injected_failure(self, record: RecordedRequest) -> InjectedFailure | None:
+        failure = next((f for f in self._failures if f.matches(record)), None)
+        if failure is not None and failure.times is not None:
+            failure.times -= 1
+        return failure
+
     async def drop_connection(self, code: int | None = 4000) -> None:
         """Drop the live gateway socket: close with a resumable ``code``, or abort if None."""
         session = self._session
@@ -924,6 +981,15 @@ class DiscordTestServer:
             return BOT_PERMISSIONS
         return EVERYONE_PERMISSIONS | (MODERATOR_PERMISSIONS if guild.moderator_role_id in user.role_ids else 0)
 
+    def _bot_channel_permissions(self) -> int:
+        return BOT_PERMISSIONS & ~self.config.bot_denied_permissions
+
+    def _bot_overwrites(self) -> list[Json]:
+        denied = self.config.bot_denied_permissions
+        if not denied:
+            return []
+        return [{"id": str(self.config.bot_user.id), "type": 1, "allow": "0", "deny": str(denied)}]
+
     def _roles(self, guild: GuildSpec) -> list[Json]:
         def role(role_id: int, name: str, perms: int, position: int, **extra: Any) -> Json:
             return {
@@ -984,7 +1050,7 @@ class DiscordTestServer:
                     "guild_id": str(guild.id),
                     "name": name,
                     "position": position,
-                    "permission_overwrites": [],
+                    "permission_overwrites": self._bot_overwrites(),
                     "nsfw": False,
                     "parent_id": None,
                     "topic": None,
@@ -1240,7 +1306,7 @@ class DiscordTestServer:
             "channel": {**channel, "permissions": str(perms)},
             "member": self._member_payload(user, with_user=True, permissions=perms, guild=guild),
             "locale": locale,
-            "app_permissions": str(BOT_PERMISSIONS),
+            "app_permissions": str(self._bot_channel_permissions()),
             "entitlements": [],
             "entitlement_sku_ids": [],
             "authorizing_integration_owners": {"0": str(guild_id)},
@@ -1375,6 +1441,9 @@ class DiscordTestServer:
         body, files = await _read_body(request)
         record = RecordedRequest(request.method, path, dict(request.query), body, files, time.monotonic())
         self.requests.append(record)
+        failure = self._injected_failure(record)
+        if failure is not None:
+            return self._fail(request, record, failure)
         try:
             status, response = await self._route(request, record)
         except ApiError as error:
@@ -1390,6 +1459,19 @@ class DiscordTestServer:
         if response is NO_CONTENT:
             return web.Response(status=204)
         return web.Response(status=status, body=json.dumps(response).encode(), headers=JSON_HEADERS)
+
+    def _fail(self, request: web.Request, record: RecordedRequest, failure: InjectedFailure) -> web.StreamResponse:
+        record.injected = True
+        record.status, record.response = failure.status or 0, failure.body
+        self.injected.append(record)
+        self._notify()
+        if failure.status is None:
+            if request.transport is not None:
+                request.transport.abort()  # the client sees the connection reset, with no answer
+            raise asyncio.CancelledError  # aiohttp's way out of a handler whose connection is gone
+        if isinstance(failure.body, str):
+            return web.Response(status=failure.status, text=failure.body, content_type="text/html")
+        return web.Response(status=failure.status, body=json.dumps(failure.body).encode(), headers=JSON_HEADERS)
 
     async def _route(self, request: web.Request, record: RecordedRequest) -> tuple[int, Any]:
         for method, pattern, handler in self._routes:
@@ -1663,8 +1745,13 @@ class DiscordTestServer:
 
     # ------------------------------------------------------------------ REST: threads
 
+    def _check_can_start_public_threads(self) -> None:
+        if not self._bot_channel_permissions() & Perm.CREATE_PUBLIC_THREADS:
+            raise ApiError(403, 50013, "Missing Permissions", note="the bot lacks Create Public Threads")
+
     async def _start_thread_from_message(self, req: RecordedRequest, channel_id: str, message_id: str) -> Json:
         message = self._message(channel_id, message_id)
+        self._check_can_start_public_threads()
         if int(message_id) in self.channels:
             raise ApiError(400, 160004, "A thread has already been created for this message")
         # Discord gives a thread started from a message the message's id.
@@ -1675,6 +1762,8 @@ class DiscordTestServer:
     async def _start_thread(self, req: RecordedRequest, channel_id: str) -> Json:
         self._channel(channel_id)
         body = req.json or {}
+        if (body.get("type") or 11) == 11:
+            self._check_can_start_public_threads()
         return await self._open_thread(int(channel_id), body, thread_id=self.new_id(), kind=body.get("type") or 11)
 
     async def _open_thread(self, parent_id: int, body: Json, *, thread_id: int, kind: int) -> Json:

@@ -14,6 +14,8 @@ from corpus.errors import BylineError, Remedy
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while handling that. The error has been logged."
+# What sending a reply can fail with: Discord refusing it, or the network failing on the way.
+REPLY_FAILURES = (discord.HTTPException, aiohttp.ClientError, OSError)
 
 
 REMEDIES = {
@@ -46,7 +48,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         message = APOLOGY
     try:
         await tell(interaction, message[:2000])
-    except (discord.HTTPException, aiohttp.ClientError, OSError) as failure:
+    except REPLY_FAILURES as failure:
         log.warning("Could not tell the user about an error in %s (%s)", _describe(interaction), failure)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import discord
 from discord import app_commands
@@ -11,7 +10,8 @@ from discord.ext import commands
 
 from bot.answer_model import Answer
 from bot.discord_bot import BylineBot
-from bot.exts.errors import APOLOGY, tell, user_message
+from bot.discord_text import plain_question
+from bot.exts.errors import APOLOGY, REPLY_FAILURES, tell, user_message
 from bot.exts.views import AnswerView
 from bot.render_discord import answer_embed, plain, shorten
 from bot.settings import parse_day
@@ -61,7 +61,8 @@ class Questions(commands.Cog):
             await tell(interaction, "I don't answer questions in this channel.")
             return
         # Cheap checks first, while an ephemeral reply is still possible.
-        question = self.bot.service.clean_question(question)
+        bot_id = self.bot.user.id if self.bot.user else None
+        question = self.bot.service.clean_question(plain_question(question, interaction.guild, bot_id))
         since_day, until_day = parse_day(since, "since"), parse_day(until, "until")
         wait = self.retry_after(interaction.user)
         if wait:
@@ -94,11 +95,14 @@ class Questions(commands.Cog):
             text = user_message(error)
             if text is None:
                 log.error("Unexpected error answering message %s", message.id, exc_info=error)
-            await message.reply(plain(text or APOLOGY), mention_author=False)
+            try:
+                await message.reply(plain(text or APOLOGY), mention_author=False)
+            except REPLY_FAILURES as failure:
+                log.warning("Could not tell the author of message %s about an error (%s)", message.id, failure)
 
     async def _answer_message(self, message: discord.Message, in_own_thread: bool, bot_id: int) -> None:
-        question = _without_bot_mention(message.content, bot_id)
-        if not question.strip():
+        question = plain_question(message.content, message.guild, bot_id, message.mentions)
+        if not question:
             await message.reply(HOW_TO_ASK, mention_author=False)
             return
         question = self.bot.service.clean_question(question)
@@ -106,23 +110,34 @@ class Questions(commands.Cog):
         if wait:
             await message.reply(f"You're asking quickly: try again in {wait:.0f} s.", mention_author=False)
             return
-        thread: discord.abc.Messageable
-        context: str | None
-        if in_own_thread and isinstance(message.channel, discord.Thread):
-            thread, context = message.channel, message.channel.name
-        elif isinstance(message.channel, discord.TextChannel):
-            thread, context = await message.create_thread(name=_thread_name(question)), None
-        else:
-            thread, context = message.channel, None
-        async with thread.typing():
+        assert message.guild is not None  # on_message answers in servers only
+        context = message.channel.name if in_own_thread and isinstance(message.channel, discord.Thread) else None
+        thread = None if in_own_thread else await self._start_thread(message, question)
+        where: discord.abc.Messageable = thread or message.channel
+        async with where.typing():
             answer: Answer = await self.bot.in_question_thread(
                 self.bot.service.ask, question, context=context, tenant=str(message.guild.id)
             )
-        await thread.send(embed=answer_embed(answer), view=AnswerView(answer))
+        if thread is None and not in_own_thread:
+            await message.reply(embed=answer_embed(answer), view=AnswerView(answer), mention_author=False)
+        else:
+            await where.send(embed=answer_embed(answer), view=AnswerView(answer))
 
-
-def _without_bot_mention(content: str, bot_id: int) -> str:
-    return re.sub(rf"<@!?{bot_id}>", " ", content).strip()
+    async def _start_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """A thread started from the question, or None where there can be none: the answer then replies in
+        the channel (a channel without threads, or no Create Public Threads permission)."""
+        channel = message.channel
+        if not isinstance(channel, discord.TextChannel):
+            return None
+        me = channel.guild.me
+        if me is not None and not channel.permissions_for(me).create_public_threads:
+            log.info("No permission to start threads in #%s: answering in the channel", channel.name)
+            return None
+        try:
+            return await message.create_thread(name=_thread_name(question))
+        except discord.HTTPException as error:
+            log.warning("Could not start a thread in #%s (%s): answering in the channel", channel.name, error)
+            return None
 
 
 def _thread_name(question: str) -> str:

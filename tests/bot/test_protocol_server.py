@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -22,6 +23,7 @@ from tests.discord_server import (
     DiscordServerConfig,
     DiscordTestServer,
     Op,
+    Perm,
     running_bot,
     second_guild,
     validate_message,
@@ -225,8 +227,65 @@ def test_dropped_connection_resumes_and_keeps_answering(
         resume = server.gateway_received(Op.RESUME)[0]
         assert resume.data["session_id"] == server.gateway_sent("READY")[0].data["session_id"]
         assert server.connections[1].path == "/resume"  # READY's resume_gateway_url was used
-        assert server.connections[1].query["compress"] in ("zlib-stream", "zstd-stream")  # asked for, not used
+        # Asked for (zstd-stream when the zstandard package is installed), never used.
+        assert server.connections[1].query["compress"] in ("zlib-stream", "zstd-stream")
         server.assert_clean()
+
+    run(scenario())
+
+
+def test_injected_failures_answer_as_asked_drop_the_connection_and_are_not_violations(
+    discord_server: DiscordTestServer, run: Run
+) -> None:
+    server = discord_server
+    general = server.channel_id("general")
+    messages = rf"/channels/{general}/messages"
+
+    async def scenario() -> None:
+        async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
+            channel = bot.get_channel(general)
+            server.fail_requests("POST", messages, status=503)
+            with pytest.raises(discord.DiscordServerError) as unavailable:
+                await channel.send("first")
+            assert unavailable.value.status == 503
+            server.fail_requests("POST", messages, status=429, body="<html>error code: 1015</html>")
+            with pytest.raises(discord.HTTPException) as banned:
+                await channel.send("second")
+            assert banned.value.status == 429 and "1015" in banned.value.text  # Cloudflare's page: not retried
+            server.fail_requests("POST", messages)  # no status: the connection is dropped
+            with pytest.raises(aiohttp.ClientError):
+                await channel.send("third")
+            sent = await channel.send("fourth")  # each failure was used up once
+            assert sent.content == "fourth"
+
+        statuses = [(r.status, r.injected) for r in server.requests_matching("POST", messages)]
+        assert statuses == [(503, True), (429, True), (0, True), (200, False)]
+        assert server.injected == server.requests_matching("POST", messages)[:3]
+        server.assert_clean()  # injected failures are not the bot's violations
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "discord_config", [DiscordServerConfig(bot_denied_permissions=Perm.CREATE_PUBLIC_THREADS)], ids=["no-threads"]
+)
+def test_denied_permissions_are_reported_and_thread_creation_needs_its_permission(
+    discord_server: DiscordTestServer, run: Run
+) -> None:
+    server = discord_server
+    general = server.channel_id("general")
+
+    async def scenario() -> None:
+        async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
+            channel = bot.get_channel(general)
+            permissions = channel.permissions_for(channel.guild.me)
+            assert not permissions.create_public_threads and permissions.send_messages
+            await server.send_message_create(general, "reader", f"{bot.user.mention} what is new?")
+            await server.wait_for_request("POST", rf"/channels/{general}/messages/\d+/threads")
+            await server.wait_until(lambda: server.client_errors, what="discord.py's Forbidden")
+
+        assert [(v.status, v.code, v.message) for v in server.violations] == [(403, 50013, "Missing Permissions")]
+        assert not server.threads()
 
     run(scenario())
 
