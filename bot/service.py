@@ -56,7 +56,9 @@ class Byline:
     ) -> None:
         self.index_settings = index_settings
         self.answer_settings = answer_settings
-        self.encoder = encoder or Encoder(index_settings.model)
+        self.encoder = encoder or Encoder(
+            index_settings.model, runtime=index_settings.runtime, model_cache=index_settings.model_cache
+        )
         self.composer = AnswerComposer(
             self.encoder,
             ComposerConfig(sentences=answer_settings.sentences, min_relevance=answer_settings.min_relevance),

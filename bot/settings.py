@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.errors import BylineError
-from embeddings.encoder import BUNDLED_MODEL
+from embeddings.encoder import BUNDLED_MODEL, Runtime
 
 
 def default_data_dir() -> Path:
@@ -40,6 +40,14 @@ class IndexSettings(BaseSettings):
         BUNDLED_MODEL,
         min_length=1,
         description="sentence-transformers model name or path; the default is bundled and offline.",
+    )
+    runtime: Runtime = Field(
+        Runtime.AUTO,
+        description="What runs the model: openvino, torch, or auto (OpenVINO when it works here, else torch).",
+    )
+    model_cache: Path = Field(
+        default_factory=lambda: default_data_dir() / "model-cache",
+        description="Folder for the model converted to OpenVINO (made on first use, reused after).",
     )
     chunk_tokens: int = Field(
         254,
@@ -148,8 +156,8 @@ def env_example() -> str:
     """The text of .env.example: every setting, its description and its default, from the classes above."""
     lines = [
         "# Byline settings. Copy to .env and fill in BYLINE_DISCORD_TOKEN. The others are optional and shown",
-        "# commented out with their defaults: uncomment a line to change it. (In Docker, leave",
-        "# BYLINE_CORPUS_PATH and BYLINE_INDEX_PATH out: the image points them into the /data volume.)",
+        "# commented out with their defaults: uncomment a line to change it. (In Docker, leave BYLINE_CORPUS_PATH,",
+        "# BYLINE_INDEX_PATH and BYLINE_MODEL_CACHE out: the image points them into the /data volume.)",
         "",
     ]
     for section in SECTIONS:

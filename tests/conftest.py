@@ -70,10 +70,19 @@ EXTRA_ARTICLES = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(request: pytest.FixtureRequest) -> Path:
+    """One folder of converted models for the whole suite, kept between runs in pytest's cache, and
+    handed to `byline` subprocesses through BYLINE_MODEL_CACHE (unless the environment sets one)."""
+    folder = Path(os.environ.get("BYLINE_MODEL_CACHE") or request.config.cache.mkdir("model-cache"))
+    os.environ["BYLINE_MODEL_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def encoder() -> Encoder:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole suite."""
-    return Encoder()
+def encoder(model_cache: Path) -> Encoder:
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole suite (on OpenVINO where it works)."""
+    return Encoder(model_cache=model_cache)
 
 
 def write_corpus(folder: Path, files: dict[str, str | bytes]) -> Path:
