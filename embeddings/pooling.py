@@ -31,20 +31,27 @@ class SentencePooling:
         modes = (mode,) if isinstance(mode, str) else tuple(mode or ())
         return modes == ("mean",)
 
+    def pool_spans(self, token_embeddings: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """One normalised vector per row of `masks`, each the mean of one text's `token_embeddings`
+        (tokens, hidden) over that row's tokens (the model's mean pooling as one matrix product), then
+        the modules after the pooling. Only for models that mean-pool (`pools_spans`)."""
+        weights = np.asarray(masks, dtype=np.float32)
+        sums = weights @ np.asarray(token_embeddings, dtype=np.float32)
+        means = sums / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+        return self._finish({"sentence_embedding": _tensor(means, np.float32)}, self._modules[1:])
+
     def pool(self, token_embeddings: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """One normalised vector per row of `mask`, pooling `token_embeddings` (rows, tokens, hidden)."""
-        return self._pool(_tensor(token_embeddings, np.float32), _tensor(mask, np.int64))
+        features = {
+            "token_embeddings": _tensor(token_embeddings, np.float32),
+            "attention_mask": _tensor(mask, np.int64),
+        }
+        return self._finish(features, self._modules)
 
-    def pool_spans(self, token_embeddings: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """One normalised vector per row of `masks`, each pooling one text's `token_embeddings` (tokens, hidden)
-        over that row's tokens."""
-        tokens = _tensor(token_embeddings, np.float32)
-        return self._pool(tokens.unsqueeze(0).expand(len(masks), -1, -1), _tensor(masks, np.int64))
-
+    @staticmethod
     @torch.inference_mode()
-    def _pool(self, token_embeddings: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-        features: dict[str, torch.Tensor] = {"token_embeddings": token_embeddings, "attention_mask": mask}
-        for module in self._modules:
+    def _finish(features: dict[str, torch.Tensor], modules: Sequence[torch.nn.Module]) -> np.ndarray:
+        for module in modules:
             features = module(features)
         vectors = torch.nn.functional.normalize(features["sentence_embedding"].float(), p=2, dim=-1)
         return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
