@@ -1,0 +1,223 @@
+"""Can answers use sentence vectors pooled at index time instead of embedding each sentence alone?
+
+    python benchmarks/sentence_vectors.py [--questions N] [--passages K]
+
+For MultiHop-RAG dev questions (answerable ones, the first N), the top K passages by BM25 (the
+chunker's real chunks of the 609 articles, with the title/outlet/date header Byline's search uses)
+give the candidate sentences an answer is chosen from. Each sentence gets two vectors: pooled from
+its passage's forward pass (`Encoder.encode_with_spans`) and embedded alone (what answers do now).
+Prints how close the two are, how often the sentence most similar to the question is the same, how
+often it holds a gold evidence excerpt, and the same for the whole answer composer (its sentences
+and whether it cites gold evidence), each for standalone vs pooled vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import bm25s
+import numpy as np
+import Stemmer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.answer import AnswerComposer  # noqa: E402
+from bot.settings import IndexSettings, load_section  # noqa: E402
+from corpus.readers import load_corpus  # noqa: E402
+from embeddings.chunking import Chunk, Chunker, ChunkerSettings, sentence_spans  # noqa: E402
+from embeddings.encoder import Encoder  # noqa: E402
+from embeddings.search import SearchResult, lexical_header  # noqa: E402
+
+EVAL = next(
+    (p / "shared/eval/multihop-rag" for p in Path(__file__).resolve().parents if (p / "shared/eval").is_dir()),
+    Path("shared/eval/multihop-rag"),
+)
+
+
+class LookupEncoder:
+    """Hands the composer the sentence vectors chosen for this question (and the real question vector)."""
+
+    def __init__(self, encoder: Encoder, vectors: dict[str, np.ndarray]) -> None:
+        self._encoder = encoder
+        self._vectors = vectors
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.vstack([self._vectors[t] if t in self._vectors else self._encoder.encode([t])[0] for t in texts])
+
+
+@dataclass
+class Tally:
+    questions: int = 0
+    reachable: int = 0  # a candidate sentence holds gold evidence
+    top_agree: int = 0
+    top_gold: dict[str, int] | None = None
+    answer_gold: dict[str, int] | None = None
+    answer_same_first: int = 0
+    answer_jaccard: float = 0.0
+    refused: dict[str, int] | None = None
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def holds_gold(sentence: str, gold: list[str]) -> bool:
+    """The sentence contains a gold excerpt, or is part of one (sentence splitters differ)."""
+    s = squash(sentence)
+    return any(g in s or (len(s) > 20 and s in g) for g in gold)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=Path, default=EVAL / "articles.jsonl")
+    parser.add_argument("--questions-file", type=Path, default=EVAL / "dev-questions.jsonl")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--nulls", type=int, default=75, help="null queries (the corpus cannot answer them)")
+    parser.add_argument("--passages", type=int, default=3, help="passages read per question (the composer reads 3)")
+    args = parser.parse_args()
+
+    encoder = Encoder(model_cache=load_section(IndexSettings).model_cache)
+    print(f"runtime: {encoder.runtime.value}")
+    articles = load_corpus(args.articles).articles
+    by_id = {a.id: a for a in articles}
+    chunker = Chunker(encoder.tokenizer, ChunkerSettings(encoder.max_tokens, 48))
+    chunks = [c for a in articles for c in chunker.chunk(a)]
+    stemmer = Stemmer.Stemmer("english")
+    documents = [f"{lexical_header(by_id[c.article_id])}\n{c.text}" for c in chunks]
+    retriever = bm25s.BM25()
+    retriever.index(
+        bm25s.tokenize(documents, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False
+    )
+
+    records = [json.loads(line) for line in args.questions_file.read_text(encoding="utf-8").splitlines()]
+    questions = [q for q in records if q.get("evidence")][: args.questions]
+    nulls = [q for q in records if not q.get("evidence")][: args.nulls]
+    composer = AnswerComposer(encoder)
+    tally = Tally(
+        top_gold={"alone": 0, "pooled": 0}, answer_gold={"alone": 0, "pooled": 0}, refused={"alone": 0, "pooled": 0}
+    )
+    cosines: list[float] = []
+    pooled_cache: dict[int, np.ndarray] = {}
+    alone_cache: dict[str, np.ndarray] = {}
+    best_similarity: dict[tuple[str, bool], list[float]] = {}  # (vectors, answerable) -> best sentence similarity
+    for record in [*questions, *nulls]:
+        question = record["question"]
+        answerable = bool(record.get("evidence"))
+        gold = [squash(e["excerpt"]) for e in record["evidence"]]
+        query_tokens = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, show_progress=False)
+        rows, scores = retriever.retrieve(query_tokens, k=args.passages, show_progress=False)
+        top = [int(r) for r in rows[0]]
+        results = [
+            SearchResult(r, chunks[r], by_id[chunks[r].article_id], float(s), 0.0, float(s))
+            for r, s in zip(top, scores[0])
+        ]
+        _embed_pooled([r for r in top if r not in pooled_cache], chunks, encoder, pooled_cache)
+        candidates = composer._candidates(results)
+        if not candidates:
+            continue
+        texts = [c.text for c in candidates]
+        new = [t for t in dict.fromkeys(texts) if t not in alone_cache]
+        alone_cache.update(zip(new, encoder.encode(new)) if new else [])
+        alone = np.vstack([alone_cache[t] for t in texts])
+        pooled = np.vstack([_pooled_vector(c, chunks, top, pooled_cache) for c in candidates])
+        cosines += list(np.sum(alone * pooled, axis=1))
+        query = encoder.encode([question])[0]
+        for name, vectors in (("alone", alone), ("pooled", pooled)):
+            best_similarity.setdefault((name, answerable), []).append(float(np.max(vectors @ query)))
+        if not answerable:
+            continue
+        tally.questions += 1
+        tally.reachable += any(holds_gold(t, gold) for t in texts)
+        best = {"alone": int(np.argmax(alone @ query)), "pooled": int(np.argmax(pooled @ query))}
+        tally.top_agree += best["alone"] == best["pooled"]
+        chosen = {}
+        for name, vectors in (("alone", alone), ("pooled", pooled)):
+            tally.top_gold[name] += holds_gold(texts[best[name]], gold)
+            lookup = LookupEncoder(encoder, dict(zip(texts, vectors)))
+            picked = AnswerComposer(cast(Encoder, lookup), composer.config)._choose(question, query, candidates)
+            chosen[name] = [(c.article_id, c.start) for c in picked]
+            tally.refused[name] += not picked
+            tally.answer_gold[name] += any(holds_gold(c.text, gold) for c in picked)
+        a, b = set(chosen["alone"]), set(chosen["pooled"])
+        tally.answer_jaccard += len(a & b) / len(a | b) if a | b else 1.0
+        tally.answer_same_first += chosen["alone"][:1] == chosen["pooled"][:1]
+    _report(tally, np.array(cosines), args.passages)
+    _report_refusals(best_similarity, composer.config.min_relevance)
+
+
+def _embed_pooled(rows: list[int], chunks: list[Chunk], encoder: Encoder, cache: dict[int, np.ndarray]) -> None:
+    if not rows:
+        return
+    texts = [chunks[r].text for r in rows]
+    result = encoder.encode_with_spans(texts, [sentence_spans(t) for t in texts])
+    for i, row in enumerate(rows):
+        cache[row] = result.spans_of(i)
+
+
+def _pooled_vector(candidate, chunks: list[Chunk], top: list[int], cache: dict[int, np.ndarray]) -> np.ndarray:
+    """The candidate's vector pooled in the passage it was taken from (the first of the top passages holding it)."""
+    for row in top:
+        chunk = chunks[row]
+        if chunk.article_id == candidate.article_id and chunk.start <= candidate.start < chunk.end:
+            spans = sentence_spans(chunk.text)
+            index = spans.index((candidate.start - chunk.start, candidate.end - chunk.start))
+            return cache[row][index]
+    raise LookupError("candidate not in its passages")
+
+
+def _report(tally: Tally, cosines: np.ndarray, passages: int) -> None:
+    n = tally.questions
+    print(
+        f"{n} answerable dev questions, top {passages} BM25 passages each; {len(cosines)} candidate sentences (with the null queries')"
+    )
+    print(
+        f"cosine(pooled in context, embedded alone): mean {cosines.mean():.3f}, p5 {np.percentile(cosines, 5):.3f}, "
+        f"median {np.median(cosines):.3f}, min {cosines.min():.3f}"
+    )
+    print(f"sentence most similar to the question: the same with both in {tally.top_agree / n:.1%}")
+    print(
+        f"  holds gold evidence: alone {tally.top_gold['alone'] / n:.1%}, pooled {tally.top_gold['pooled'] / n:.1%} "
+        f"(a candidate holds gold for {tally.reachable / n:.1%} of questions)"
+    )
+    print(
+        f"answer composer: answer cites gold evidence: alone {tally.answer_gold['alone'] / n:.1%}, "
+        f"pooled {tally.answer_gold['pooled'] / n:.1%}; refused: alone {tally.refused['alone'] / n:.1%}, "
+        f"pooled {tally.refused['pooled'] / n:.1%}"
+    )
+    print(
+        f"  same first sentence {tally.answer_same_first / n:.1%}; mean Jaccard of the chosen sentences "
+        f"{tally.answer_jaccard / n:.2f}"
+    )
+
+
+def _report_refusals(best: dict[tuple[str, bool], list[float]], threshold: float) -> None:
+    """Refusal happens when no sentence reaches the threshold: how each kind of vector fares at today's
+    threshold, and the threshold pooled vectors would need to refuse as many null queries."""
+    refused = {key: float(np.mean(np.array(values) < threshold)) for key, values in best.items()}
+    if ("alone", False) not in best:
+        return
+    print(
+        f"refused at {threshold:.2f} (answerable / null): alone {refused[('alone', True)]:.1%} / "
+        f"{refused[('alone', False)]:.1%}, pooled {refused[('pooled', True)]:.1%} / {refused[('pooled', False)]:.1%}"
+    )
+    pooled_null = np.sort(np.array(best[("pooled", False)]))
+    matched = float(np.quantile(pooled_null, refused[("alone", False)])) if len(pooled_null) else threshold
+    answerable_refused = float(np.mean(np.array(best[("pooled", True)]) < matched))
+    print(
+        f"  pooled vectors refuse as many null queries at {matched:.3f}; answerable refused there: "
+        f"{answerable_refused:.1%}"
+    )
+    for key, values in sorted(best.items()):
+        print(
+            f"  best sentence similarity, {key[0]}, {'answerable' if key[1] else 'null'}: median "
+            f"{np.median(values):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
