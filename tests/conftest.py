@@ -71,12 +71,16 @@ EXTRA_ARTICLES = {
 
 
 @pytest.fixture(scope="session", autouse=True)
-def model_cache(request: pytest.FixtureRequest) -> Path:
-    """One folder of converted models for the whole suite, kept between runs in pytest's cache, and
-    handed to `byline` subprocesses through BYLINE_MODEL_CACHE (unless the environment sets one)."""
-    folder = Path(os.environ.get("BYLINE_MODEL_CACHE") or request.config.cache.mkdir("model-cache"))
+def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of converted models for the whole suite, kept between runs in pytest's cache (a
+    temporary one without it), and handed to `byline` subprocesses through BYLINE_MODEL_CACHE (unless
+    the environment sets one)."""
+    cache = getattr(request.config, "cache", None)
+    folder = os.environ.get("BYLINE_MODEL_CACHE") or (
+        cache.mkdir("model-cache") if cache is not None else tmp_path_factory.mktemp("model-cache")
+    )
     os.environ["BYLINE_MODEL_CACHE"] = str(folder)
-    return folder
+    return Path(folder)
 
 
 @pytest.fixture(scope="session")
