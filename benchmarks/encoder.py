@@ -19,27 +19,18 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.settings import IndexSettings, load_section  # noqa: E402
+from bench_common import EVAL, configured_model_cache  # noqa: E402
+
 from corpus.readers import load_corpus  # noqa: E402
 from embeddings.chunking import Chunker, ChunkerSettings, sentence_spans  # noqa: E402
 from embeddings.encoder import Encoder, Runtime  # noqa: E402
-
-
-def _eval_folder() -> Path:
-    """../shared/eval/multihop-rag beside the checkout (or beside any folder above it, for worktrees)."""
-    for folder in Path(__file__).resolve().parents[1].parents:
-        if (folder / "shared/eval/multihop-rag").is_dir():
-            return folder / "shared/eval/multihop-rag"
-    return Path("shared/eval/multihop-rag")
-
-
-EVAL = _eval_folder()
 
 
 def long_passages(articles_file: Path, count: int, encoder: Encoder) -> list[str]:
@@ -83,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    cache = args.model_cache or load_section(IndexSettings).model_cache
+    cache = args.model_cache or configured_model_cache()
     torch = Encoder(runtime=Runtime.TORCH)
     openvino = Encoder(runtime=Runtime.OPENVINO, model_cache=cache)
     started = time.perf_counter()
@@ -104,7 +95,7 @@ def main() -> None:
     latency = {Runtime.TORCH: float("inf"), Runtime.OPENVINO: float("inf")}
     for _ in range(args.rounds):
         for name, encoder in ((Runtime.TORCH, torch), (Runtime.OPENVINO, openvino)):
-            bulk[name] = min(bulk[name], best_of(1, lambda e=encoder: e.encode(passages)))
+            bulk[name] = min(bulk[name], best_of(1, partial(encoder.encode, passages)))
             latency[name] = min(latency[name], median_latency(encoder, queries))
     rate = {name: len(passages) / seconds for name, seconds in bulk.items()}
     print(

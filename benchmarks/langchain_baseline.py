@@ -22,17 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.settings import IndexSettings, load_section  # noqa: E402
+from bench_common import EVAL, configured_model_cache  # noqa: E402
+
 from corpus.models import Article  # noqa: E402
 from corpus.readers import load_corpus  # noqa: E402
 from embeddings.chunking import ChunkerSettings  # noqa: E402
 from embeddings.encoder import BUNDLED_MODEL, Encoder, resolve_model_path  # noqa: E402
 from embeddings.indexer import build_index  # noqa: E402
-
-EVAL = next(
-    (p / "shared/eval/multihop-rag" for p in Path(__file__).resolve().parents if (p / "shared/eval").is_dir()),
-    Path("shared/eval/multihop-rag"),
-)
 
 
 def langchain_build(articles: list[Article]) -> tuple[float, float, int]:
@@ -86,7 +82,7 @@ def main() -> None:
         f"split {split:.1f} s, embed + FAISS {embed:.1f} s"
     )
     if not args.skip_byline:
-        seconds, byline_chunks, runtime = byline_build(articles, load_section(IndexSettings).model_cache)
+        seconds, byline_chunks, runtime = byline_build(articles, configured_model_cache())
         print(
             f"Byline ({runtime}): {seconds:.1f} s ({byline_chunks / seconds:.1f} chunks/s, {byline_chunks} chunks) "
             f"= {seconds / baseline:.2f}x the LangChain stack's time"

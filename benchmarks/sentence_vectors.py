@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -26,17 +26,13 @@ import Stemmer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_common import EVAL, configured_model_cache  # noqa: E402
+
 from bot.answer import AnswerComposer  # noqa: E402
-from bot.settings import IndexSettings, load_section  # noqa: E402
 from corpus.readers import load_corpus  # noqa: E402
 from embeddings.chunking import Chunk, Chunker, ChunkerSettings, sentence_spans  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
 from embeddings.search import SearchResult, lexical_header  # noqa: E402
-
-EVAL = next(
-    (p / "shared/eval/multihop-rag" for p in Path(__file__).resolve().parents if (p / "shared/eval").is_dir()),
-    Path("shared/eval/multihop-rag"),
-)
 
 
 class LookupEncoder:
@@ -55,11 +51,11 @@ class Tally:
     questions: int = 0
     reachable: int = 0  # a candidate sentence holds gold evidence
     top_agree: int = 0
-    top_gold: dict[str, int] | None = None
-    answer_gold: dict[str, int] | None = None
+    top_gold: dict[str, int] = field(default_factory=lambda: {"alone": 0, "pooled": 0})
+    answer_gold: dict[str, int] = field(default_factory=lambda: {"alone": 0, "pooled": 0})
     answer_same_first: int = 0
     answer_jaccard: float = 0.0
-    refused: dict[str, int] | None = None
+    refused: dict[str, int] = field(default_factory=lambda: {"alone": 0, "pooled": 0})
 
 
 def squash(text: str) -> str:
@@ -81,7 +77,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=3, help="passages read per question (the composer reads 3)")
     args = parser.parse_args()
 
-    encoder = Encoder(model_cache=load_section(IndexSettings).model_cache)
+    encoder = Encoder(model_cache=configured_model_cache())
     print(f"runtime: {encoder.runtime.value}")
     articles = load_corpus(args.articles).articles
     by_id = {a.id: a for a in articles}
@@ -98,9 +94,7 @@ def main() -> None:
     questions = [q for q in records if q.get("evidence")][: args.questions]
     nulls = [q for q in records if not q.get("evidence")][: args.nulls]
     composer = AnswerComposer(encoder)
-    tally = Tally(
-        top_gold={"alone": 0, "pooled": 0}, answer_gold={"alone": 0, "pooled": 0}, refused={"alone": 0, "pooled": 0}
-    )
+    tally = Tally()
     cosines: list[float] = []
     pooled_cache: dict[int, np.ndarray] = {}
     alone_cache: dict[str, np.ndarray] = {}

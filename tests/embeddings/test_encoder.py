@@ -156,7 +156,8 @@ def test_runtime_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.settings import IndexSettings, SettingsError, load_section
 
     monkeypatch.setenv("BYLINE_RUNTIME", "torch")
-    assert load_section(IndexSettings).runtime == Runtime.TORCH
+    settings = load_section(IndexSettings)
+    assert isinstance(settings, IndexSettings) and settings.runtime == Runtime.TORCH
     monkeypatch.setenv("BYLINE_RUNTIME", "cuda")
     with pytest.raises(SettingsError, match="BYLINE_RUNTIME: Input should be 'auto', 'openvino' or 'torch'"):
         load_section(IndexSettings)

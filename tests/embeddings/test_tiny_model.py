@@ -27,10 +27,11 @@ def byline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_the_tiny_model_indexes_and_answers_through_the_cli(tiny_model: Path, tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = dict(news_files())
     env = {
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "BYLINE_MODEL": str(tiny_model),
-        "BYLINE_CORPUS_PATH": str(write_corpus(tmp_path / "corpus", news_files())),
+        "BYLINE_CORPUS_PATH": str(write_corpus(tmp_path / "corpus", files)),
         "BYLINE_INDEX_PATH": str(tmp_path / "index"),
     }
     index = byline("index", env=env)
