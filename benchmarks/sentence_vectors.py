@@ -46,16 +46,23 @@ class LookupEncoder:
         return np.vstack([self._vectors[t] if t in self._vectors else self._encoder.encode([t])[0] for t in texts])
 
 
+VARIANTS = ("alone", "pooled")
+
+
+def _per_variant() -> dict[str, float]:
+    return dict.fromkeys(VARIANTS, 0.0)
+
+
 @dataclass
 class Tally:
     questions: int = 0
     reachable: int = 0  # a candidate sentence holds gold evidence
-    top_agree: int = 0
-    top_gold: dict[str, int] = field(default_factory=lambda: {"alone": 0, "pooled": 0})
-    answer_gold: dict[str, int] = field(default_factory=lambda: {"alone": 0, "pooled": 0})
-    answer_same_first: int = 0
-    answer_jaccard: float = 0.0
-    refused: dict[str, int] = field(default_factory=lambda: {"alone": 0, "pooled": 0})
+    top_agree: dict[str, float] = field(default_factory=_per_variant)  # the same best sentence as "alone"
+    top_gold: dict[str, float] = field(default_factory=_per_variant)
+    answer_gold: dict[str, float] = field(default_factory=_per_variant)
+    answer_same_first: dict[str, float] = field(default_factory=_per_variant)
+    answer_jaccard: dict[str, float] = field(default_factory=_per_variant)
+    refused: dict[str, float] = field(default_factory=_per_variant)
 
 
 def squash(text: str) -> str:
@@ -96,7 +103,7 @@ def main() -> None:
     composer = AnswerComposer(encoder)
     tally = Tally()
     cosines: list[float] = []
-    pooled_cache: dict[int, np.ndarray] = {}
+    pooled_cache: PooledCache = {}
     alone_cache: dict[str, np.ndarray] = {}
     best_similarity: dict[tuple[str, bool], list[float]] = {}  # (vectors, answerable) -> best sentence similarity
     for record in [*questions, *nulls]:
@@ -118,33 +125,40 @@ def main() -> None:
         new = [t for t in dict.fromkeys(texts) if t not in alone_cache]
         alone_cache.update(zip(new, encoder.encode(new)) if new else [])
         alone = np.vstack([alone_cache[t] for t in texts])
-        pooled = np.vstack([_pooled_vector(c, chunks, top, pooled_cache) for c in candidates])
-        cosines += list(np.sum(alone * pooled, axis=1))
+        pooled_rows = [_pooled_vector(c, chunks, top, pooled_cache) for c in candidates]
+        vectors = {
+            "alone": alone,
+            "pooled": np.vstack(pooled_rows),
+        }
+        cosines += list(np.sum(alone * vectors["pooled"], axis=1))
         query = encoder.encode([question])[0]
-        for name, vectors in (("alone", alone), ("pooled", pooled)):
-            best_similarity.setdefault((name, answerable), []).append(float(np.max(vectors @ query)))
+        for name, matrix in vectors.items():
+            best_similarity.setdefault((name, answerable), []).append(float(np.max(matrix @ query)))
         if not answerable:
             continue
         tally.questions += 1
         tally.reachable += any(holds_gold(t, gold) for t in texts)
-        best = {"alone": int(np.argmax(alone @ query)), "pooled": int(np.argmax(pooled @ query))}
-        tally.top_agree += best["alone"] == best["pooled"]
+        best = {name: int(np.argmax(matrix @ query)) for name, matrix in vectors.items()}
         chosen = {}
-        for name, vectors in (("alone", alone), ("pooled", pooled)):
+        for name, matrix in vectors.items():
+            tally.top_agree[name] += best["alone"] == best[name]
             tally.top_gold[name] += holds_gold(texts[best[name]], gold)
-            lookup = LookupEncoder(encoder, dict(zip(texts, vectors)))
+            lookup = LookupEncoder(encoder, dict(zip(texts, matrix)))
             picked = AnswerComposer(cast(Encoder, lookup), composer.config)._choose(question, query, candidates)
             chosen[name] = [(c.article_id, c.start) for c in picked]
             tally.refused[name] += not picked
             tally.answer_gold[name] += any(holds_gold(c.text, gold) for c in picked)
-        a, b = set(chosen["alone"]), set(chosen["pooled"])
-        tally.answer_jaccard += len(a & b) / len(a | b) if a | b else 1.0
-        tally.answer_same_first += chosen["alone"][:1] == chosen["pooled"][:1]
+            a, b = set(chosen["alone"]), set(chosen[name])
+            tally.answer_jaccard[name] += len(a & b) / len(a | b) if a | b else 1.0
+            tally.answer_same_first[name] += chosen["alone"][:1] == chosen[name][:1]
     _report(tally, np.array(cosines), args.passages)
     _report_refusals(best_similarity, composer.config.min_relevance)
 
 
-def _embed_pooled(rows: list[int], chunks: list[Chunk], encoder: Encoder, cache: dict[int, np.ndarray]) -> None:
+PooledCache = dict[int, np.ndarray]  # passage row -> its sentences' vectors
+
+
+def _embed_pooled(rows: list[int], chunks: list[Chunk], encoder: Encoder, cache: PooledCache) -> None:
     if not rows:
         return
     texts = [chunks[r].text for r in rows]
@@ -153,7 +167,7 @@ def _embed_pooled(rows: list[int], chunks: list[Chunk], encoder: Encoder, cache:
         cache[row] = result.spans_of(i)
 
 
-def _pooled_vector(candidate, chunks: list[Chunk], top: list[int], cache: dict[int, np.ndarray]) -> np.ndarray:
+def _pooled_vector(candidate, chunks: list[Chunk], top: list[int], cache: PooledCache) -> np.ndarray:
     """The candidate's vector pooled in the passage it was taken from (the first of the top passages holding it)."""
     for row in top:
         chunk = chunks[row]
@@ -167,49 +181,40 @@ def _pooled_vector(candidate, chunks: list[Chunk], top: list[int], cache: dict[i
 def _report(tally: Tally, cosines: np.ndarray, passages: int) -> None:
     n = tally.questions
     print(
-        f"{n} answerable dev questions, top {passages} BM25 passages each; {len(cosines)} candidate sentences (with the null queries')"
+        f"{n} answerable dev questions, top {passages} BM25 passages each; {len(cosines)} candidate sentences "
+        "(with the null queries')"
     )
     print(
         f"cosine(pooled in context, embedded alone): mean {cosines.mean():.3f}, p5 {np.percentile(cosines, 5):.3f}, "
         f"median {np.median(cosines):.3f}, min {cosines.min():.3f}"
     )
-    print(f"sentence most similar to the question: the same with both in {tally.top_agree / n:.1%}")
+    print(f"a candidate sentence holds gold evidence for {tally.reachable / n:.1%} of the questions")
     print(
-        f"  holds gold evidence: alone {tally.top_gold['alone'] / n:.1%}, pooled {tally.top_gold['pooled'] / n:.1%} "
-        f"(a candidate holds gold for {tally.reachable / n:.1%} of questions)"
+        "vectors   | best sentence same as alone | it holds gold | answer cites gold | refused | answer's first "
+        "sentence same as alone | Jaccard of answer sentences vs alone"
     )
-    print(
-        f"answer composer: answer cites gold evidence: alone {tally.answer_gold['alone'] / n:.1%}, "
-        f"pooled {tally.answer_gold['pooled'] / n:.1%}; refused: alone {tally.refused['alone'] / n:.1%}, "
-        f"pooled {tally.refused['pooled'] / n:.1%}"
-    )
-    print(
-        f"  same first sentence {tally.answer_same_first / n:.1%}; mean Jaccard of the chosen sentences "
-        f"{tally.answer_jaccard / n:.2f}"
-    )
+    for name in VARIANTS:
+        print(
+            f"{name:9} | {tally.top_agree[name] / n:27.1%} | {tally.top_gold[name] / n:13.1%} | "
+            f"{tally.answer_gold[name] / n:17.1%} | {tally.refused[name] / n:7.1%} | "
+            f"{tally.answer_same_first[name] / n:36.1%} | {tally.answer_jaccard[name] / n:.2f}"
+        )
 
 
 def _report_refusals(best: dict[tuple[str, bool], list[float]], threshold: float) -> None:
-    """Refusal happens when no sentence reaches the threshold: how each kind of vector fares at today's
-    threshold, and the threshold pooled vectors would need to refuse as many null queries."""
-    refused = {key: float(np.mean(np.array(values) < threshold)) for key, values in best.items()}
+    """Refusal happens when no sentence reaches the threshold: each kind of vector at today's threshold,
+    and the threshold it would need to refuse as many null queries as standalone vectors do."""
     if ("alone", False) not in best:
         return
-    print(
-        f"refused at {threshold:.2f} (answerable / null): alone {refused[('alone', True)]:.1%} / "
-        f"{refused[('alone', False)]:.1%}, pooled {refused[('pooled', True)]:.1%} / {refused[('pooled', False)]:.1%}"
-    )
-    pooled_null = np.sort(np.array(best[("pooled", False)]))
-    matched = float(np.quantile(pooled_null, refused[("alone", False)])) if len(pooled_null) else threshold
-    answerable_refused = float(np.mean(np.array(best[("pooled", True)]) < matched))
-    print(
-        f"  pooled vectors refuse as many null queries at {matched:.3f}; answerable refused there: "
-        f"{answerable_refused:.1%}"
-    )
-    for key, values in sorted(best.items()):
+    refused = {key: float(np.mean(np.array(values) < threshold)) for key, values in best.items()}
+    for name in VARIANTS:
+        null = np.array(best[(name, False)])
+        matched = float(np.quantile(null, refused[("alone", False)]))
         print(
-            f"  best sentence similarity, {key[0]}, {'answerable' if key[1] else 'null'}: median "
-            f"{np.median(values):.3f}"
+            f"{name}: refused at {threshold:.2f}: answerable {refused[(name, True)]:.1%}, null "
+            f"{refused[(name, False)]:.1%}; as many null queries as alone at {matched:.3f}, answerable refused "
+            f"there {np.mean(np.array(best[(name, True)]) < matched):.1%}; median best similarity answerable "
+            f"{np.median(best[(name, True)]):.3f}, null {np.median(null):.3f}"
         )
 
 
