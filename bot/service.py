@@ -71,7 +71,9 @@ class Byline:
         self.library = Library(index_settings.library_file) if with_library else None
         self.index_path_setting = index_path_setting
         self.answer_settings = answer_settings
-        self.encoder = encoder or Encoder(index_settings.model)
+        self.encoder = encoder or Encoder(
+            index_settings.model, runtime=index_settings.runtime, model_cache=index_settings.model_cache
+        )
         self.composer = AnswerComposer(
             self.encoder,
             ComposerConfig(sentences=answer_settings.sentences, min_relevance=answer_settings.min_relevance),

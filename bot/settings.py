@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from corpus.errors import BylineError
 from corpus.fetch import FetchPolicy
 from corpus.readers import CorpusOptions
-from embeddings.encoder import BUNDLED_MODEL
+from embeddings.encoder import BUNDLED_MODEL, Runtime
 
 DEFAULT_USER_AGENT = "Byline/0.1 (news question-answering bot; +https://github.com/byline-bot/byline)"
 
@@ -48,6 +48,14 @@ class IndexSettings(BaseSettings):
         BUNDLED_MODEL,
         min_length=1,
         description="sentence-transformers model name or path; the default is bundled and offline.",
+    )
+    runtime: Runtime = Field(
+        Runtime.AUTO,
+        description="What runs the model: openvino, torch, or auto (OpenVINO when it works here, else torch).",
+    )
+    model_cache: Path = Field(
+        default_factory=lambda: default_data_dir() / "model-cache",
+        description="Folder for the model converted to OpenVINO (made on first use, reused after).",
     )
     chunk_tokens: int = Field(
         254,
@@ -293,7 +301,8 @@ def env_example() -> str:
     lines = [
         "# Byline settings. Copy to .env and fill in BYLINE_DISCORD_TOKEN. The others are optional and shown",
         "# commented out with their defaults: uncomment a line to change it. (In Docker, leave BYLINE_CORPUS_PATH,",
-        "# BYLINE_INDEX_PATH and BYLINE_LIBRARY_PATH out: the image points them into the /data volume.)",
+        "# BYLINE_INDEX_PATH, BYLINE_LIBRARY_PATH and BYLINE_MODEL_CACHE out: the image points them into the",
+        "# /data volume.)",
         "",
     ]
     for section in SECTIONS:

@@ -72,10 +72,23 @@ EXTRA_ARTICLES = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of converted models for the whole suite, kept between runs in pytest's cache (a
+    temporary one without it), and handed to `byline` subprocesses through BYLINE_MODEL_CACHE (unless
+    the environment sets one)."""
+    cache = getattr(request.config, "cache", None)
+    folder = os.environ.get("BYLINE_MODEL_CACHE") or (
+        cache.mkdir("model-cache") if cache is not None else tmp_path_factory.mktemp("model-cache")
+    )
+    os.environ["BYLINE_MODEL_CACHE"] = str(folder)
+    return Path(folder)
+
+
 @pytest.fixture(scope="session")
-def encoder() -> Encoder:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole suite."""
-    return Encoder()
+def encoder(model_cache: Path) -> Encoder:
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole suite (on OpenVINO where it works)."""
+    return Encoder(model_cache=model_cache)
 
 
 def write_corpus(folder: Path, files: Mapping[str, str | bytes]) -> Path:
