@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 import signal
 import time
@@ -506,11 +505,9 @@ def _reindex_reply(server: DiscordTestServer, token: str, text: str) -> Any:
 def test_an_unexpected_failure_is_logged_and_the_user_gets_an_apology(
     encoder: Encoder, news_corpus: Path, discord_server: DiscordTestServer, run, tmp_path: Path, caplog
 ) -> None:
-    # An encoder misconfigured in code (batch size 0): the build fails deep in sentence-transformers with a
-    # ValueError nobody planned for. It shares the session's model, loaded before the copy.
-    assert encoder.dimension > 0
-    broken = copy.copy(encoder)
-    broken.batch_size = 0
+    # An encoder misconfigured in code (batch size 0 on the torch runtime): the build fails deep in
+    # sentence-transformers with a ValueError nobody planned for.
+    broken = Encoder(encoder.model_name, batch_size=0, runtime="torch")
     byline = make_byline(broken, news_corpus, tmp_path / "index")
 
     async def scenario() -> None:
