@@ -35,7 +35,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported for real inside the worker, after it has set HF_HUB_OFFLINE
+    from multiprocessing.connection import Connection
+
+    from bot.service import Byline
+    from embeddings.encoder import Encoder
 
 MAX_FILE_MB = 5
 GOOD_IDS = ("iran-iraq-border-security-2023-12-06", "gulf-port-strike", "tehran-water")
@@ -478,7 +484,7 @@ class Outcome:
 # --- the worker: loads the model once, runs cases one by one ---------------------------------
 
 
-def worker(connection, workdir: str) -> None:
+def worker(connection: Connection, workdir: str) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     from embeddings.encoder import Encoder
 
@@ -493,7 +499,7 @@ def worker(connection, workdir: str) -> None:
         connection.send(asdict(outcome))  # plain data: classes of a spawned __main__ do not unpickle
 
 
-def make_service(corpus: Path, index: Path, encoder, **settings: Any):
+def make_service(corpus: Path, index: Path, encoder: Encoder, **settings: Any) -> Byline:
     from bot.service import Byline
     from bot.settings import AnswerSettings, IndexSettings
 
@@ -510,7 +516,7 @@ def good_corpus(folder: Path) -> Path:
     return folder
 
 
-def base_index(workdir: Path, encoder) -> tuple[Path, dict[str, str]]:
+def base_index(workdir: Path, encoder: Encoder) -> tuple[Path, dict[str, str]]:
     """An index of the good articles (built once) and their content hashes."""
     corpus, index = workdir / "base-corpus", workdir / "base-index"
     if not index.exists():
@@ -519,7 +525,7 @@ def base_index(workdir: Path, encoder) -> tuple[Path, dict[str, str]]:
     return index, {a.id: a.content_hash for a in service.searcher().snapshot.articles.values()}
 
 
-def run_case(case: Case, folder: Path, template: tuple[Path, dict[str, str]], encoder) -> Outcome:
+def run_case(case: Case, folder: Path, template: tuple[Path, dict[str, str]], encoder: Encoder) -> Outcome:
     outcome = Outcome(case.name, case.kind)
     index, good_hashes = template
     corpus, outside = good_corpus(folder / "corpus"), folder / "outside"

@@ -164,7 +164,9 @@ def _random_unicode(rng: random.Random) -> str:
 
 
 def _families() -> dict[str, Callable[[random.Random, str], Case]]:
-    def mixed(name: str, pieces: list[str], expect: str = "answer", at_spaces: bool = False):
+    def mixed(
+        name: str, pieces: list[str], expect: str = "answer", at_spaces: bool = False
+    ) -> Callable[[random.Random, str], Case]:
         def make(rng: random.Random, base: str) -> Case:
             return Case(name, _insert(rng, base, pieces, rng.randint(1, 8), at_spaces), expect, base)
 

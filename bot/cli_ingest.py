@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import typer
 from tqdm import tqdm
@@ -27,10 +28,10 @@ from embeddings.indexer import BuildProgress
 feeds_app = typer.Typer(no_args_is_help=True, help="Follow RSS/Atom feeds: add, list, remove.")
 
 
-class IndexBar:
+class IndexBar(Protocol):
     """What bot/cli.py's index progress bar offers."""
 
-    def __call__(self, progress: BuildProgress) -> None: ...
+    def __call__(self, progress: BuildProgress, /) -> None: ...
 
     def close(self) -> None: ...
 
@@ -59,7 +60,7 @@ def user_errors() -> AbstractContextManager[None]:
 def make_ingest() -> IngestService:
     fetch = load_section(FetchSettings)
     feeds = load_section(FeedsSettings)
-    return IngestService(helpers().make_byline(), fetch, feeds)  # type: ignore[arg-type]
+    return IngestService(helpers().make_byline(), fetch, feeds)
 
 
 class FetchBar:

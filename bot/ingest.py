@@ -106,8 +106,8 @@ class IngestService:
         if byline.library is None:
             raise LibraryDisabledError("This Byline indexes one articles file and keeps no library of fetched news.")
         self.byline = byline
-        self.fetch_settings = fetch or FetchSettings()  # type: ignore[call-arg]  # read from the environment
-        self.feeds_settings = feeds or FeedsSettings()  # type: ignore[call-arg]
+        self.fetch_settings = fetch or FetchSettings()  # read from the environment
+        self.feeds_settings = feeds or FeedsSettings()
         self.library: Library = byline.library
         self.fetcher = Fetcher(self.fetch_settings.policy(), resolver)
         self.ingestor = Ingestor(

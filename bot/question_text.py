@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 from corpus.errors import BylineError
 
@@ -73,7 +74,7 @@ def _fold_look_alikes(text: str) -> str:
     return unicodedata.normalize("NFC", folded)
 
 
-def _without_controls(text: str):
+def _without_controls(text: str) -> Iterator[str]:
     for ch in text:
         category = unicodedata.category(ch)
         if category == "Cc" and not ch.isspace():

@@ -239,7 +239,9 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         return self._follow(requested, url, headers, check_robots=True, max_bytes=self.policy.max_bytes)
 
-    def _follow(self, requested: str, url: str, headers: dict[str, str], check_robots: bool, max_bytes: int):
+    def _follow(
+        self, requested: str, url: str, headers: dict[str, str], check_robots: bool, max_bytes: int
+    ) -> FetchResult:
         seen = {url}
         for _ in range(self.policy.max_redirects + 1):
             if check_robots:

@@ -1460,7 +1460,7 @@ class DiscordTestServer:
             return web.Response(status=204)
         return web.Response(status=status, body=json.dumps(response).encode(), headers=JSON_HEADERS)
 
-    def _fail(self, request: web.Request, record: RecordedRequest, failure: InjectedFailure) -> web.StreamResponse:
+    def _fail(self, request: web.Request, record: RecordedRequest, failure: InjectedFailure) -> web.Response:
         record.injected = True
         record.status, record.response = failure.status or 0, failure.body
         self.injected.append(record)

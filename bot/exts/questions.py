@@ -129,7 +129,7 @@ class Questions(commands.Cog):
         channel = message.channel
         if not isinstance(channel, discord.TextChannel):
             return None
-        me = channel.guild.me
+        me: discord.Member | None = channel.guild.me  # discord.py says Member; get_member() may give None
         if me is not None and not channel.permissions_for(me).create_public_threads:
             log.info("No permission to start threads in #%s: answering in the channel", channel.name)
             return None

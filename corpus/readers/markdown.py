@@ -90,7 +90,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, object], str]:
         raise UnreadableFileError(
             f"front matter too long ({len(header):,} characters; at most {MAX_FRONT_MATTER_CHARS:,})"
         )
-    metadata = handler.load(header)
+    metadata: object = handler.load(header)  # YAML may hold a list or a string, whatever the handler's hints say
     return (metadata if isinstance(metadata, dict) else {}), content.strip()
 
 

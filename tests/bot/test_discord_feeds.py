@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -66,7 +66,7 @@ def make_ingest(encoder: Encoder, root: Path, interval_minutes: float = 0.0, **f
     corpus = write_corpus(root / "corpus", news_files())
     byline = Byline(IndexSettings(corpus_path=corpus, index_path=root / "index"), AnswerSettings(), encoder)
     byline.reindex()
-    feeds = FeedsSettings(workers=2, interval_minutes=interval_minutes)  # type: ignore[call-arg]
+    feeds = FeedsSettings(workers=2, interval_minutes=interval_minutes)
     return IngestService(byline, local_fetch_settings(**fetch), feeds)
 
 
@@ -144,6 +144,13 @@ def completions(bot: BylineBot) -> Completions:
     if not hasattr(bot, "test_completions"):
         bot.test_completions = Completions(bot)  # type: ignore[attr-defined]
     return bot.test_completions  # type: ignore[attr-defined]
+
+
+class Caller(TypedDict):
+    """Who runs a command and in which channel: command(..., **caller)."""
+
+    user: str
+    channel: str
 
 
 async def command(
@@ -395,8 +402,8 @@ def test_the_scheduler_checks_feeds_by_itself_while_questions_are_answered(
             assert refused_privately(discord_server, reindex) == (
                 "A scheduled feed check is still running; wait for it to finish."
             )
-            status = await command(discord_server, bot, "status")
-            assert "Reindex running Yes: a scheduled feed check" in final_text(discord_server, status)
+            during_check = await command(discord_server, bot, "status")
+            assert "Reindex running Yes: a scheduled feed check" in final_text(discord_server, during_check)
             adding = await discord_server.send_interaction("add", {"url": site.url(f"/news/{KING}")}, user="owner")
             await discord_server.wait_until(
                 lambda: (
@@ -476,7 +483,7 @@ def test_what_a_server_adds_is_answered_only_there(
             assert f"Articles {SHARED_ARTICLES + 2}" in status_a and "Feeds 1" in status_a
 
             # Server B: not by /ask, More sources, the outlet filter, /sources, /status or /feeds list.
-            b = {"user": "owner-b", "channel": "b-general"}
+            b: Caller = {"user": "owner-b", "channel": "b-general"}
             asked = await command(discord_server, bot, "ask", {"question": beeper_question}, **b)
             answer_b = final_text(discord_server, asked)
             assert not leaks(answer_b)
@@ -511,6 +518,7 @@ def test_what_a_server_adds_is_answered_only_there(
 
             # Nor by a mention, or a follow-up in the thread it starts.
             channel_b = discord_server.channel_id("b-general")
+            assert bot.user is not None
             mention = f"<@{bot.user.id}>"
             question = await discord_server.send_message_create(channel_b, "reader-b", f"{mention} {beeper_question}")
             thread = await discord_server.wait_for_request(

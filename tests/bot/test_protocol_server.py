@@ -244,6 +244,7 @@ def test_injected_failures_answer_as_asked_drop_the_connection_and_are_not_viola
     async def scenario() -> None:
         async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
             channel = bot.get_channel(general)
+            assert isinstance(channel, discord.TextChannel)
             server.fail_requests("POST", messages, status=503)
             with pytest.raises(discord.DiscordServerError) as unavailable:
                 await channel.send("first")
@@ -278,6 +279,7 @@ def test_denied_permissions_are_reported_and_thread_creation_needs_its_permissio
     async def scenario() -> None:
         async with running_bot(ProbeBot(server.config.guild_id), server) as bot:
             channel = bot.get_channel(general)
+            assert isinstance(channel, discord.TextChannel) and bot.user is not None
             permissions = channel.permissions_for(channel.guild.me)
             assert not permissions.create_public_threads and permissions.send_messages
             await server.send_message_create(general, "reader", f"{bot.user.mention} what is new?")

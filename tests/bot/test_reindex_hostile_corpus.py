@@ -43,12 +43,12 @@ GLACIER_STORY = (
 )
 
 
-def hostile_byline(encoder: Encoder, tmp_path: Path, **settings: object) -> Byline:
+def hostile_byline(encoder: Encoder, tmp_path: Path) -> Byline:
     corpus = write_corpus(tmp_path / "corpus", news_files())
     (corpus / "lagoon.jsonl").write_text(SURROGATE_RECORD + "\n" + BODY_ONLY_RECORD + "\n", encoding="utf-8")
     (corpus / "harbour.md").write_text(SURROGATE_MARKDOWN, encoding="utf-8")
     (Path(os.fsdecode(os.fsencode(corpus) + b"/" + UNDECODABLE_NAME))).write_text(GLACIER_STORY, encoding="utf-8")
-    index_settings = IndexSettings(corpus_path=corpus, index_path=tmp_path / "index", **settings)
+    index_settings = IndexSettings(corpus_path=corpus, index_path=tmp_path / "index")
     return Byline(index_settings, AnswerSettings(), encoder)
 
 

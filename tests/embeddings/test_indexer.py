@@ -184,6 +184,7 @@ def test_killed_index_process_leaves_the_old_index_intact(encoder: Encoder, news
     command = [sys.executable, "-m", "bot.cli", "index"]
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
     served = current_generation(index)
+    assert served is not None
     write_corpus(
         news_corpus,
         {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -26,7 +28,7 @@ def site(httpserver: HTTPServer) -> NewsSite:
 
 
 @pytest.fixture
-def threaded_site() -> NewsSite:
+def threaded_site() -> Iterator[NewsSite]:
     """A site that serves requests in parallel (a stalled request does not hold up the others)."""
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
@@ -35,10 +37,10 @@ def threaded_site() -> NewsSite:
     server.stop()
 
 
-def local_fetch_settings(**overrides: object) -> FetchSettings:
+def local_fetch_settings(**overrides: Any) -> FetchSettings:
     """Fetching allowed to reach the local test server, without pauses between requests."""
-    values = {"allow_private": True, "host_interval_seconds": 0.0, "timeout_seconds": 10.0, **overrides}
-    return FetchSettings(**values)  # type: ignore[arg-type]
+    values: dict[str, Any] = {"allow_private": True, "host_interval_seconds": 0.0, "timeout_seconds": 10.0, **overrides}
+    return FetchSettings(**values)
 
 
 def make_service(encoder: Encoder, root: Path, corpus: Path | None = None, **fetch: object) -> IngestService:
@@ -51,7 +53,7 @@ def make_service(encoder: Encoder, root: Path, corpus: Path | None = None, **fet
 
 
 @pytest.fixture
-def desk(encoder: Encoder, tmp_path: Path) -> IngestService:
+def desk(encoder: Encoder, tmp_path: Path) -> Iterator[IngestService]:
     service = make_service(encoder, tmp_path)
     yield service
     service.close()
