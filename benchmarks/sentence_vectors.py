@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import bm25s
 import numpy as np
@@ -167,7 +167,7 @@ def _embed_pooled(rows: list[int], chunks: list[Chunk], encoder: Encoder, cache:
         cache[row] = result.spans_of(i)
 
 
-def _pooled_vector(candidate, chunks: list[Chunk], top: list[int], cache: PooledCache) -> np.ndarray:
+def _pooled_vector(candidate: Any, chunks: list[Chunk], top: list[int], cache: PooledCache) -> np.ndarray:
     """The candidate's vector pooled in the passage it was taken from (the first of the top passages holding it)."""
     for row in top:
         chunk = chunks[row]

@@ -10,7 +10,7 @@ import copy
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -207,7 +207,7 @@ class Encoder:
             vectors[batch.rows] = path.pooling.pool(token_embeddings, batch.attention_mask)
         return vectors
 
-    def _forward(self, path: _TokenPath, texts: Sequence[str]):
+    def _forward(self, path: _TokenPath, texts: Sequence[str]) -> Iterator[tuple[InputBatch, np.ndarray]]:
         encodings = path.tokenizer.encode(texts)
         for batch in path.tokenizer.batches(encodings, TOKEN_BUDGET, max_rows=max(self.batch_size, 1) * 2):
             yield batch, path.token_model(batch)
@@ -221,7 +221,7 @@ class Encoder:
         try:
             tokenizer = InputTokenizer(
                 model.tokenizer.backend_tokenizer,
-                int(model.max_seq_length),
+                int(model.max_seq_length or 256),
                 list(model.tokenizer.model_input_names),
                 int(model.tokenizer.pad_token_id or 0),
             )

@@ -157,7 +157,7 @@ def test_runtime_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("BYLINE_RUNTIME", "torch")
     settings = load_section(IndexSettings)
-    assert isinstance(settings, IndexSettings) and settings.runtime == Runtime.TORCH
+    assert settings.runtime == Runtime.TORCH
     monkeypatch.setenv("BYLINE_RUNTIME", "cuda")
     with pytest.raises(SettingsError, match="BYLINE_RUNTIME: Input should be 'auto', 'openvino' or 'torch'"):
         load_section(IndexSettings)
