@@ -118,7 +118,7 @@ def main() -> None:
             for r, s in zip(top, scores[0])
         ]
         _embed_pooled([r for r in top if r not in pooled_cache], chunks, encoder, pooled_cache)
-        candidates = composer._candidates(results)
+        candidates = composer._candidates(results, composer.sentences)
         if not candidates:
             continue
         texts = [c.text for c in candidates]

@@ -10,9 +10,9 @@ import Stemmer
 
 from bot.answer_model import AlsoInRef, Answer, Citation, Passage
 from corpus.models import Article
-from embeddings.chunking import sentence_spans
 from embeddings.encoder import Encoder
 from embeddings.search import SearchResult
+from embeddings.sentences import EncodedSentences, SentenceSource
 
 NO_COVERAGE = "I couldn't find coverage of that in the indexed articles."
 EXCERPT_JOINER = " … "
@@ -38,6 +38,7 @@ class _Candidate:
     text: str
     passage_rank: int
     result: SearchResult
+    vector: np.ndarray
 
 
 def article_ref(article: Article) -> dict:
@@ -68,9 +69,12 @@ def to_passage(result: SearchResult) -> Passage:
 class AnswerComposer:
     """Picks the sentences of the best passages that answer the question most closely."""
 
-    def __init__(self, encoder: Encoder, config: ComposerConfig | None = None) -> None:
+    def __init__(
+        self, encoder: Encoder, config: ComposerConfig | None = None, sentences: SentenceSource | None = None
+    ) -> None:
         self.encoder = encoder
         self.config = config or ComposerConfig()
+        self.sentences = sentences or EncodedSentences(encoder)
         self._stemmer = Stemmer.Stemmer("english")
 
     def compose(
@@ -79,11 +83,13 @@ class AnswerComposer:
         results: list[SearchResult],
         context: str | None = None,
         query_vector: np.ndarray | None = None,
+        sentences: SentenceSource | None = None,
     ) -> Answer:
-        """Answer `question` from `results`; `context` is the conversation's earlier question, if any, and
-        `query_vector` the embedding of both when the caller has it already."""
+        """Answer `question` from `results`; `context` is the conversation's earlier question, if any,
+        `query_vector` the embedding of both when the caller has it already, and `sentences` where the
+        retrieved chunks' sentence vectors come from (the index's own, when it stores them)."""
         passages = [to_passage(r) for r in results]
-        candidates = self._candidates(results[: self.config.passages_read])
+        candidates = self._candidates(results[: self.config.passages_read], sentences or self.sentences)
         if query_vector is None:
             query_vector = self.encoder.encode([conversation_query(question, context)])[0]
         chosen = self._choose(question, query_vector, candidates)
@@ -92,19 +98,19 @@ class AnswerComposer:
         text, citations = _cite(chosen)
         return Answer(question=question, text=text, refused=False, citations=citations, passages=passages)
 
-    def _candidates(self, results: list[SearchResult]) -> list[_Candidate]:
+    def _candidates(self, results: list[SearchResult], source: SentenceSource) -> list[_Candidate]:
         seen: set[tuple[str, int]] = set()
         candidates: list[_Candidate] = []
-        for rank, result in enumerate(results):
+        for rank, (result, found) in enumerate(zip(results, source.sentences(results))):
             chunk = result.chunk
-            for start, end in sentence_spans(chunk.text):
+            for (start, end), vector in zip(found.spans, found.vectors):
                 key = (chunk.article_id, chunk.start + start)
                 text = chunk.text[start:end]
                 if key in seen or len(text.split()) < 4:
                     continue
                 seen.add(key)
                 candidates.append(
-                    _Candidate(chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result)
+                    _Candidate(chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result, vector)
                 )
         return candidates
 
@@ -114,7 +120,7 @@ class AnswerComposer:
         if not candidates:
             return []
         config = self.config
-        sentences = self.encoder.encode([c.text for c in candidates])
+        sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
         similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
         anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
