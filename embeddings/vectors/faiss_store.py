@@ -176,7 +176,11 @@ class FaissVectorStore:
         self.vectors, self.columns, self._graph, self._live = reopened.vectors, reopened.columns, reopened._graph, None
 
     def close(self) -> None:
+        """Let go of the vectors (memory-mapped files are unmapped once nothing else holds them)."""
         self._graph = None
+        self.vectors = np.zeros((0, self.dimension), dtype=np.float32)
+        self.columns = RowColumns.build(np.zeros(0, dtype=np.int64), RowFields())
+        self._live = None
 
 
 def build_graph(vectors: np.ndarray) -> faiss.Index:

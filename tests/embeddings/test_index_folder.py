@@ -92,6 +92,7 @@ def test_a_read_only_index_answers_and_building_into_it_says_it_cannot_be_writte
         with pytest.raises(IndexLocationError, match=r"\(BYLINE_INDEX_PATH\) cannot be written \(") as raised:
             byline.reindex()
         assert raised.value.remedy is Remedy.NONE
+        byline.close()  # the served index's files are memory-mapped: let go of them before unmounting
     assert current_generation(index) == served and leftovers(index) == before
 
 
