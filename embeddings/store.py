@@ -42,7 +42,7 @@ import numpy as np
 from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.chunking import Chunk, ChunkerSettings
-from embeddings.files import fsync_dir, link_tree, load_npy, removed_on_failure, write_file, write_npy
+from embeddings.files import fsync_dir, link_tree, removed_on_failure, write_file, write_npy
 from embeddings.index_folder import location_error, writing_to
 from embeddings.lexical import LexicalStats
 from embeddings.segment import Segment, SegmentData, write_segment
