@@ -98,6 +98,11 @@ class Byline:
                 self._searcher = HybridSearcher(snapshot, self.encoder)
             return self._searcher
 
+    @property
+    def index_loaded(self) -> bool:
+        """Whether the served index is open in memory (it opens on first use)."""
+        return self._searcher is not None
+
     def warm_up(self) -> None:
         """Load the model and open the served index now, so the first question costs what the next ones do.
 
