@@ -282,6 +282,22 @@ def test_a_button_whose_answer_was_pruned_says_so_and_disables_the_message_s_but
     run(scenario(), timeout=120)
 
 
+def test_an_answer_that_cannot_be_kept_is_sent_without_buttons(
+    harbour: Byline, discord_server: DiscordTestServer, run, tmp_path: Path, caplog
+) -> None:
+    harbour.answers.path.mkdir()  # a folder where the store's file should be: it cannot be written
+
+    async def scenario() -> None:
+        async with running_bot(make_bot(harbour, discord_server, tmp_path), discord_server):
+            message = await ask(discord_server, COMPARISON)
+            assert "Coast Times" in message["embeds"][0]["description"]
+            assert not message.get("components"), "buttons that could only fail are left out"
+        discord_server.assert_clean()
+
+    run(scenario(), timeout=120)
+    assert any("sent without buttons" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
 @pytest.mark.parametrize("discord_config", [TWO_GUILDS])
 def test_a_button_clicked_from_another_server_reads_nothing_of_the_answer(
     harbour: Byline, discord_server: DiscordTestServer, run, tmp_path: Path
