@@ -7,7 +7,7 @@ Tables:
                it was asked with, and the whole Answer (passages included) as compressed JSON; pruned by age
                and count
     feedback   one vote per user per answer (changeable): the user as a salted hash (never the raw id), the
-               vote, when, and a copy of what was voted on (question, answer, citations, passages, options),
+               vote, when (and a counter ordering every change), and a copy of what was voted on (question, answer, citations, passages, options),
                so feedback outlives its answer's pruning
 
 Each call opens its own connection (the file may be shared by threads and by the command line), in WAL
@@ -54,10 +54,11 @@ CREATE TABLE IF NOT EXISTS feedback (
     asked_at TEXT NOT NULL,
     first_voted_at TEXT NOT NULL,
     voted_at TEXT NOT NULL,
+    change INTEGER NOT NULL,
     record TEXT NOT NULL,
     PRIMARY KEY (answer_id, user_hash)
 );
-CREATE INDEX IF NOT EXISTS feedback_by_time ON feedback (voted_at);
+CREATE INDEX IF NOT EXISTS feedback_by_change ON feedback (change);
 """
 
 
@@ -188,9 +189,10 @@ class AnswerStore:
             row = db.execute(
                 "SELECT vote FROM feedback WHERE answer_id = ? AND user_hash = ?", (answer_id, user)
             ).fetchone()
+            (change,) = db.execute("SELECT COALESCE(MAX(change), 0) + 1 FROM feedback").fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         answer_id,
                         user,
@@ -199,13 +201,14 @@ class AnswerStore:
                         _stamp(stored.asked_at),
                         _stamp(at),
                         _stamp(at),
+                        change,
                         json.dumps(_feedback_record(stored), ensure_ascii=False),
                     ),
                 )
             elif row[0] != vote.value:
                 db.execute(
-                    "UPDATE feedback SET vote = ?, voted_at = ? WHERE answer_id = ? AND user_hash = ?",
-                    (vote.value, _stamp(at), answer_id, user),
+                    "UPDATE feedback SET vote = ?, voted_at = ?, change = ? WHERE answer_id = ? AND user_hash = ?",
+                    (vote.value, _stamp(at), change, answer_id, user),
                 )
         return VoteOutcome(vote, Vote(row[0]) if row else None)
 
@@ -220,14 +223,15 @@ class AnswerStore:
         return FeedbackCounts(up=votes.get("up", 0), down=votes.get("down", 0), answers=answers)
 
     def feedback(self, since: date | None = None) -> Iterator[dict[str, Any]]:
-        """Every vote cast or changed on or after `since` (UTC), oldest first, as export records."""
+        """Every vote cast or changed on or after `since` (UTC), in the order of their last change, as
+        export records."""
         if not self.path.exists():
             return
         start = _stamp(datetime.combine(since, time(), UTC)) if since else ""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT answer_id, user_hash, vote, tenant, asked_at, first_voted_at, voted_at, record "
-                "FROM feedback WHERE voted_at >= ? ORDER BY voted_at, answer_id, user_hash",
+                "FROM feedback WHERE voted_at >= ? ORDER BY change",
                 (start,),
             ).fetchall()
         for answer_id, user, vote, tenant, asked_at, first_voted_at, voted_at, record in rows:

@@ -252,7 +252,7 @@ def feedback(
     since: str | None = typer.Option(None, help="Only votes cast or changed on or after this date (YYYY-MM-DD, UTC)."),
     index: Path | None = IndexOption,
 ) -> None:
-    """Print the 👍/👎 feedback on Discord answers as JSONL, one vote per line, oldest first."""
+    """Print the 👍/👎 feedback on Discord answers as JSONL, one vote per line, in the order of their last change."""
     with user_errors():
         since_day = parse_day(since, "--since")
         byline = make_byline(index=index)

@@ -351,14 +351,14 @@ def test_feedback_is_one_changeable_vote_per_user_kept_exported_and_counted(
     exported = CliRunner().invoke(app, ["feedback"], env=env)
     assert exported.exit_code == 0, exported.output
     records = [json.loads(line) for line in exported.stdout.splitlines()]
-    assert [r["vote"] for r in records] == ["up", "down"], "oldest change first: moderator's, then reader's"
-    reader = records[1]
+    assert [r["vote"] for r in records] == ["down", "up"], "in order of change: the reader's, then the moderator's"
+    reader = records[0]
     assert reader["answer_id"] == answer_id and reader["server"] == str(GUILD_ID)
     assert reader["question"] == COMPARISON and reader["options"] == {"author": "mara"}
     assert reader["answer"] and reader["refused"] is False and reader["citations"][0]["excerpt"]
     assert reader["citations"][0]["author"] == "Mara Quinn" and reader["passages"]
     assert reader["first_voted_at"] <= reader["voted_at"] and reader["asked_at"] <= reader["first_voted_at"]
-    assert re.fullmatch(r"[0-9a-f]{32}", reader["user"]) and records[0]["user"] != reader["user"]
+    assert re.fullmatch(r"[0-9a-f]{32}", reader["user"]) and records[1]["user"] != reader["user"]
     raw_ids = [str(discord_server.user(name).id) for name in ("reader", "moderator")]
     stored = b"".join(p.read_bytes() for p in harbour.index_settings.index_path.glob(f"{ANSWERS_FILE}*"))
     assert not any(raw.encode() in stored or raw in exported.stdout for raw in raw_ids), "never the raw user id"
