@@ -4,12 +4,14 @@ An answer's buttons (More sources, 👍, 👎) are persistent: discord.ui.Dynami
 carry the answer's id (`byline:more:<id>:<page>`, `byline:vote:up|down:<id>`). Any run of the bot
 recognises them (they are registered in setup_hook), and what they need is read from the answer store
 (bot/answer_store.py), never from memory: they keep working across restarts and for as long as the answer
-is kept. A click on an answer that is no longer kept says so privately and disables that message's
+is kept. The store is read off the event loop but not behind questions being answered (a click must be
+answered within three seconds, and a store read takes milliseconds). A click on an answer that is no longer kept says so privately and disables that message's
 buttons; an answer is only ever read in the server it was given in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -56,9 +58,9 @@ def _tenant(interaction: discord.Interaction) -> str:
 
 async def _stored_answer(interaction: discord.Interaction, answer_id: str) -> StoredAnswer | None:
     """The kept answer for this click, or None once the user was told it is gone (and its buttons disabled)."""
-    bot = _bot(interaction)
+    answers = _bot(interaction).service.answers
     try:
-        return await bot.in_question_thread(bot.service.answers.answer_for, answer_id, _tenant(interaction))
+        return await asyncio.to_thread(answers.answer_for, answer_id, _tenant(interaction))
     except AnswerGoneError as gone:
         await _retire_buttons(interaction, str(gone))
         return None
@@ -159,10 +161,10 @@ class VoteButton(
             await report(interaction, error)
 
     async def _record(self, interaction: discord.Interaction) -> None:
-        bot = _bot(interaction)
+        answers = _bot(interaction).service.answers
         try:
-            outcome = await bot.in_question_thread(
-                bot.service.answers.vote, self.answer_id, _tenant(interaction), interaction.user.id, self.vote
+            outcome = await asyncio.to_thread(
+                answers.vote, self.answer_id, _tenant(interaction), interaction.user.id, self.vote
             )
         except AnswerGoneError as gone:
             await _retire_buttons(interaction, str(gone))
