@@ -328,6 +328,7 @@ def test_feedback_is_one_changeable_vote_per_user_kept_exported_and_counted(
     async def scenario() -> str:
         async with running_bot(make_bot(harbour, discord_server, tmp_path), discord_server):
             message = await ask(discord_server, COMPARISON, author="mara")
+            assert {p.author for p in stored_answer(harbour, message).passages} == {"Mara Quinn"}, "/ask author"
             up, down = custom_ids(message)[-2:]
             told = []
             for user, button in (("reader", up), ("reader", up), ("reader", down), ("moderator", up)):
