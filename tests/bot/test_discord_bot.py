@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from bot.discord_bot import BylineBot
 from bot.exts.admin import NOT_ADMIN
+from bot.render_discord import safe
 from bot.runner import serve_until_stopped
 from bot.service import Byline
 from bot.settings import DiscordSettings
@@ -338,7 +339,12 @@ def test_very_long_answers_stay_within_discord_limits(
             )
             embed = follow_up.json["embeds"][0]
             assert len(embed["description"]) <= 4096 and len(embed["title"]) <= 256
-            assert all(len(f["value"]) <= 1024 and len(f["name"]) <= 256 for f in embed["fields"])
+            assert all(len(f["value"]) <= 1024 and len(f["name"]) <= 256 for f in embed.get("fields", []))
+            # Every cited sentence still shows (its start at least, when they cannot all fit whole).
+            votes = [c["custom_id"] for row in follow_up.json["components"] for c in row["components"]]
+            answer_id = votes[-1].rsplit(":", 1)[1]
+            answer = byline.answers.answer_for(answer_id, str(discord_server.config.guild_id)).answer
+            assert answer.sentences and all(safe(s.text)[:40] in embed["description"] for s in answer.sentences)
             click = await discord_server.click_button(int(follow_up.response["id"]), label="More sources")
             await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
         assert not discord_server.violations, discord_server.violations

@@ -491,8 +491,17 @@ def test_what_a_server_adds_is_answered_only_there(
                 body for body in posted(discord_server, asked) if body.get("embeds")
             )  # the follow-up that carries the answer
             buttons = [c.get("label") for row in answer_message.get("components", []) for c in row["components"]]
-            assert buttons == ["More sources"], "the passages retrieved in server B can be paged through"
+            assert "couldn't find coverage" in answer_b and "More sources" not in buttons, "a refusal lists none"
+            # The passages retrieved in server B can be paged through, and are B's too.
+            asked = await command(
+                discord_server,
+                bot,
+                "ask",
+                {"question": "What did Nvidia say about export restrictions to China, and about Apple?"},
+                **b,
+            )
             follow_up = discord_server.requests_matching("POST", rf"/webhooks/\d+/{asked.token}")[0]
+            assert not leaks(final_text(discord_server, asked))
             click = await discord_server.click_button(
                 int(follow_up.response["id"]), label="More sources", user="reader-b"
             )
