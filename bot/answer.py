@@ -96,9 +96,9 @@ class AnswerComposer:
         chosen = self._choose(question, query_vector, candidates)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
-        text, sentences, citations = _cite(chosen)
+        text, cited, citations = _cite(chosen)
         return Answer(
-            question=question, text=text, refused=False, citations=citations, passages=passages, sentences=sentences
+            question=question, text=text, refused=False, citations=citations, passages=passages, sentences=cited
         )
 
     def _candidates(self, results: list[SearchResult], source: SentenceSource) -> list[_Candidate]:
