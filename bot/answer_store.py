@@ -23,7 +23,6 @@ import secrets
 import sqlite3
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -32,9 +31,9 @@ from typing import Any
 
 from bot.answer_model import Answer
 from corpus.errors import BylineError
+from corpus.sqlite_file import SqliteFile
 
 ANSWERS_FILE = "answers.sqlite"
-BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -129,7 +128,7 @@ class AnswerStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._ready = False
+        self._connect = SqliteFile(self.path, _SCHEMA, "answer store", AnswerStoreError).connect
 
     # --- answers
 
@@ -245,50 +244,6 @@ class AnswerStore:
                 "asked_at": asked_at,
                 **json.loads(record),
             }
-
-    # --- connections
-
-    @contextmanager
-    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode; with write=True, inside one BEGIN IMMEDIATE transaction."""
-        if write or not self._ready:
-            self._create()
-        try:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        except sqlite3.Error as error:
-            raise AnswerStoreError(f"The answer store {self.path} cannot be opened ({error}).") from error
-        try:
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not write:
-                yield db
-                return
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            raise AnswerStoreError(f"The answer store {self.path} cannot be used ({error}).") from error
-        finally:
-            db.close()
-
-    def _create(self) -> None:
-        if self._ready:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            try:
-                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(_SCHEMA)
-            finally:
-                db.close()
-        except (OSError, sqlite3.Error) as error:
-            raise AnswerStoreError(f"The answer store {self.path} cannot be written ({error}).") from error
-        self._ready = True
 
 
 def _prune(db: sqlite3.Connection, retention: Retention, at: datetime) -> None:
