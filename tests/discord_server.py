@@ -757,6 +757,16 @@ class DiscordTestServer:
 
         return await self.wait_until(nth, timeout, f"gateway op {op} x{count}")
 
+    def heartbeat_gaps(self, since: float, until: float) -> list[float]:
+        """Times without a heartbeat between ``since`` and ``until`` (monotonic seconds), edges included.
+
+        A blocked event loop shows as a gap well above the heartbeat interval, however short the
+        window is; a window shorter than one interval gives one gap no longer than itself.
+        """
+        beats = [at for _, at in self.heartbeats if since < at < until]
+        points = [since, *beats, until]
+        return [b - a for a, b in zip(points, points[1:])]
+
     def largest_heartbeat_gap(self) -> float:
         """Largest time between consecutive heartbeats on the same connection (seconds)."""
         gaps = [b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]]
