@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
+from bot.answer_store import ANSWERS_FILE, AnswerStore
 from bot.build_inputs import BuildInputs, load_build_inputs, save_build_inputs
 from bot.question_text import QuestionError, clean_context, clean_question
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
@@ -86,6 +87,8 @@ class Byline:
         self._searcher: HybridSearcher | None = None
         self._shared: VectorStore | None = None
         self._swap_lock = threading.Lock()
+        # Answers given in Discord and their feedback, beside the embedding cache (outliving generations).
+        self.answers = AnswerStore(index_settings.index_path / ANSWERS_FILE)
 
     @property
     def corpus_path(self) -> Path:
@@ -123,6 +126,18 @@ class Byline:
             searcher.snapshot.close()
         if shared is not None:
             shared.close()
+
+    @property
+    def index_loaded(self) -> bool:
+        """Whether the served index is open in memory (it opens on first use)."""
+        return self._searcher is not None
+
+    def warm_up(self) -> None:
+        """Load the model and open the served index now, so the first question costs what the next ones do.
+
+        The model is loaded even when the index cannot be opened (that error is raised afterwards)."""
+        self.encoder.encode(["warm-up"])
+        self.searcher().search("warm-up", k=1)
 
     def ensure_index(self, progress: ProgressCallback | None = None) -> ReindexOutcome | None:
         """Build the index if there is none yet (a fresh install); a damaged one is left to `reindex`."""
@@ -228,15 +243,17 @@ class Byline:
         until: date | None = None,
         context: str | None = None,
         tenant: str | None = None,
+        author: str | None = None,
     ) -> Answer:
         """A cited answer to `question`; `context` is an earlier question of the same conversation.
 
         `tenant` (a Discord server id) limits the answer to what that server may see: the shared articles
-        and its own; None (the command line) sees everything."""
+        and its own; None (the command line) sees everything. `outlet` and `author` name an indexed outlet
+        or author (any case; a part of the name is enough when no name matches it whole)."""
         question = self.clean_question(question)
         context = clean_context(context, self.answer_settings.max_question_chars)
         searcher = self.searcher()
-        filters = self._filters(searcher, outlet, since, until, tenant)
+        filters = self._filters(searcher, outlet, since, until, tenant, author)
         query = conversation_query(question, context)
         hints = searcher.analyzer.analyze(query)
         if tenant is not None:
@@ -283,6 +300,7 @@ class Byline:
         since: date | None,
         until: date | None,
         tenant: str | None = None,
+        author: str | None = None,
     ) -> SearchFilters:
         if since and until and since > until:
             raise QuestionError(f"The start date {since} is after the end date {until}.")
@@ -293,8 +311,18 @@ class Byline:
             if not outlets:
                 known = ", ".join(visible[:20]) or "none"
                 raise QuestionError(f"No indexed outlet matches {outlet!r}. Indexed outlets: {known}.")
+        authors: tuple[str, ...] = ()
+        if author and author.strip():
+            visible_authors = self._visible_authors(searcher, tenant)
+            authors = resolve_author(author, visible_authors)
+            if not authors:
+                known = ", ".join(visible_authors[:20]) or "none"
+                raise QuestionError(f"No indexed author matches {author!r}. Indexed authors: {known}.")
         tenants = None if tenant is None else tuple(dict.fromkeys(("", tenant)))
-        return SearchFilters(outlets=outlets, since=since, until=until, tenants=tenants)
+        return SearchFilters(outlets=outlets, authors=authors, since=since, until=until, tenants=tenants)
+
+    def _visible_authors(self, searcher: HybridSearcher, tenant: str | None) -> list[str]:
+        return searcher.snapshot.visible_authors(tenant)
 
     @contextmanager
     def _index_folder_named(self) -> Iterator[None]:
@@ -329,6 +357,18 @@ class _ReadingProgress:
         if self._progress is not None and (now - self._last >= 0.5 or read == 0):
             self._last = now
             self._progress(BuildProgress(0, 0, 0, 0, now, articles_read=read, stage="reading"))
+
+
+def resolve_author(name: str, authors: list[str]) -> tuple[str, ...]:
+    """The indexed authors `name` stands for: those it names whole (any case), else those whose byline
+    contains it ("bayramli" finds "Nigar Bayramli"; a byline may name several authors)."""
+    wanted = _folded(name)
+    whole = tuple(a for a in authors if _folded(a) == wanted)
+    return whole or tuple(a for a in authors if wanted in _folded(a))
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.casefold().split())
 
 
 def _article_for(article: Article, tenant: str | None) -> Article:

@@ -90,7 +90,7 @@ class RowFilter:
 
     def narrowed(self, **changes: object) -> RowFilter:
         """This filter with more conditions (e.g. a question's outlets on top of the user's filters)."""
-        return RowFilter(**{**self.__dict__, **changes})  # type: ignore[arg-type]
+        return RowFilter(**{**self.__dict__, **changes})
 
     def milvus_expression(self) -> str:
         """The filter as a Milvus boolean expression ("" when there is no condition)."""

@@ -34,10 +34,10 @@ class SearchFilters:
     these authors (indexed author names; empty means all)."""
 
     outlets: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
     tenants: tuple[str, ...] | None = None
-    authors: tuple[str, ...] = ()
 
     def row_filter(self) -> RowFilter:
         return RowFilter(

@@ -58,7 +58,7 @@ class SegmentData:
 
 _SCHEMA = """
 CREATE TABLE articles (row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, content_hash TEXT NOT NULL,
-                       tenant TEXT NOT NULL, outlet TEXT NOT NULL, published TEXT, source_file TEXT NOT NULL,
+                       tenant TEXT NOT NULL, outlet TEXT NOT NULL, author TEXT NOT NULL, published TEXT, source_file TEXT NOT NULL,
                        chunks INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE TABLE chunks (row INTEGER PRIMARY KEY, id INTEGER NOT NULL, article INTEGER NOT NULL,
                      position INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL);
@@ -101,7 +101,7 @@ def _metadata_image(data: SegmentData) -> bytes:
         with db:
             db.executescript(_SCHEMA)
             db.executemany(
-                "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         row,
@@ -109,6 +109,7 @@ def _metadata_image(data: SegmentData) -> bytes:
                         a.content_hash,
                         a.tenant,
                         a.outlet,
+                        a.author,
                         a.published.isoformat() if a.published else None,
                         a.source_file,
                         int(counts[row]),
@@ -268,7 +269,7 @@ class Segment:
         self.store.close()
         empty = np.zeros(0)
         self.chunk_articles = self.sentence_vectors = self.sentence_offsets = self.sentence_spans = empty
-        self.bm25 = None  # type: ignore[assignment]
+        self.bm25 = None
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:

@@ -48,7 +48,7 @@ from embeddings.lexical import LexicalStats
 from embeddings.segment import Segment, SegmentData, write_segment
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT_FILE = "CURRENT"
 POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"
@@ -167,6 +167,12 @@ class IndexSnapshot:
         """Outlets of the articles `tenant` may see (None: all)."""
         return sorted(
             {outlet for _, outlet, owner in self._articles("outlet, tenant") if outlet and _sees(tenant, owner)}
+        )
+
+    def visible_authors(self, tenant: str | None) -> list[str]:
+        """Authors of the articles `tenant` may see (None: all)."""
+        return sorted(
+            {author for _, author, owner in self._articles("author, tenant") if author and _sees(tenant, owner)}
         )
 
     def article_hashes(self) -> dict[str, str]:

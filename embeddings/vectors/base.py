@@ -19,8 +19,13 @@ class VectorStoreError(BylineError):
 class VectorStore(Protocol):
     """Unit vectors by int64 id, each with its filter fields; similarity is the inner product."""
 
-    kind: str  # what searches it: "flat", "hnsw" (FAISS) or "milvus"
-    dimension: int
+    @property
+    def kind(self) -> str:
+        """What searches it: "flat", "hnsw" (FAISS) or "milvus"."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, fields: RowFields) -> None:
         """Add (or replace) these vectors; `fields` holds one entry per id."""

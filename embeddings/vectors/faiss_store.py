@@ -133,7 +133,7 @@ class FaissVectorStore:
 
     def _search_graph(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         assert self._graph is not None
-        params = faiss.SearchParametersHNSW()
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing from faiss's stubs
         params.efSearch = max(self.ef_search, k)
         bits = None
         if allowed is not None:

@@ -80,9 +80,9 @@ class MilvusVectorStore:
             self._call(self._client.upsert, self.collection, rows)
 
     def remove(self, ids: np.ndarray) -> None:
-        ids = [int(i) for i in np.asarray(ids, dtype=np.int64)]
-        for start in range(0, len(ids), BATCH):
-            self._call(self._client.delete, self.collection, ids=ids[start : start + BATCH])
+        keys = [int(i) for i in np.asarray(ids, dtype=np.int64)]
+        for start in range(0, len(keys), BATCH):
+            self._call(self._client.delete, self.collection, ids=keys[start : start + BATCH])
 
     def search(self, vector: np.ndarray, k: int, where: RowFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         if k <= 0:

@@ -4,6 +4,7 @@ ranking, and the same index served from Milvus (milvus-lite) instead of FAISS.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ QUESTIONS = [
 ]
 
 
-def byline_for(encoder: Encoder, corpus: Path, index: Path, **settings: object) -> Byline:
+def byline_for(encoder: Encoder, corpus: Path, index: Path, **settings: Any) -> Byline:
     return Byline(IndexSettings(corpus_path=corpus, index_path=index, **settings), AnswerSettings(), encoder)
 
 
