@@ -19,6 +19,7 @@ from embeddings.files import load_npy, write_file, write_npy
 EPOCH = date(1970, 1, 1)
 NO_DAY = -(10**6)  # the day number of an undated article: before every real date
 _CODED = ("tenants", "outlets", "authors")
+_NOTHING = "(id < 0 and id > 0)"  # a Milvus expression no row passes (Milvus 2.3 refuses the literal false)
 
 
 def day_number(moment: datetime | None) -> int:
@@ -107,7 +108,7 @@ class RowFilter:
             parts.append(f"(day <= {int(self.until)} and day != {NO_DAY})")
         if self.day_ranges is not None:
             ranges = [f"(day >= {int(lo)} and day <= {int(hi)})" for lo, hi in self.day_ranges]
-            parts.append("(" + " or ".join(ranges) + ")" if ranges else "false")
+            parts.append("(" + " or ".join(ranges) + ")" if ranges else _NOTHING)
         if self.max_id is not None:
             parts.append(f"id <= {int(self.max_id)}")
         if self.exclude_ids:
