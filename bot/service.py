@@ -20,7 +20,7 @@ from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
 from bot.answer_store import ANSWERS_FILE, AnswerStore
 from bot.build_inputs import BuildInputs, load_build_inputs, save_build_inputs
-from bot.question_text import QuestionError, clean_context, clean_question
+from bot.question_text import QuestionError, clean_context, clean_question, without_emphasis
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
 from corpus.fingerprint import corpus_fingerprint
 from corpus.gather import gather_articles
@@ -254,7 +254,8 @@ class Byline:
         context = clean_context(context, self.answer_settings.max_question_chars)
         searcher = self.searcher()
         filters = self._filters(searcher, outlet, since, until, tenant, author)
-        query = conversation_query(question, context)
+        searched = without_emphasis(question)
+        query = conversation_query(searched, context)
         hints = searcher.analyzer.analyze(query)
         if tenant is not None:
             visible = set(self._visible_outlets(searcher, tenant))
@@ -265,7 +266,10 @@ class Byline:
         )
         results = [_result_for(result, tenant) for result in results]
         sentences = StoredSentences(searcher.snapshot)
-        return self.composer.compose(question, results, context=context, query_vector=query_vector, sentences=sentences)
+        answer = self.composer.compose(
+            searched, results, context=context, query_vector=query_vector, sentences=sentences
+        )
+        return answer if searched == question else answer.model_copy(update={"question": question})
 
     def clean_question(self, question: str) -> str:
         """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""

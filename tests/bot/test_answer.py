@@ -89,7 +89,7 @@ def test_mention_syntax_is_plain_text_to_the_core_and_does_not_get_in_the_way(ne
 
 @pytest.mark.parametrize(
     "question",
-    ["**Baqeri** _proposed_ what?", "ما هو اقتراح باقري؟ What did Baqeri propose?"],
+    ["What did **Baqeri** _propose_?", "ما هو اقتراح باقري؟ What did Baqeri propose?"],
     ids=["markdown", "arabic-and-english"],
 )
 def test_markdown_and_mixed_scripts_around_a_question_still_get_its_answer(news_byline: Byline, question: str) -> None:
