@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+# numpy parses each .npy header with ast.literal_eval, and CPython 3.11's AST constructor keeps its
+# recursion depth in state shared by all threads (python/cpython#106905): a thread that starts parsing
+# while another is paused mid-parse (a garbage collection running a finalizer lets threads switch there)
+# makes the paused one fail with "SystemError: AST constructor recursion depth mismatch". So Byline's
+# threads read .npy files (and bm25s indexes, which are .npy files) one at a time: reading a header and
+# mapping the file takes microseconds.
+NPY_READS = threading.RLock()
+
+
+class FilesDisagreeError(ValueError):
+    """Files of an index that each read fine but do not agree (counts, ids, dimensions)."""
 
 
 def write_file(path: Path, data: bytes) -> None:
@@ -26,10 +41,26 @@ def write_npy(path: Path, array: np.ndarray) -> None:
         os.fsync(handle.fileno())
 
 
-def load_npy(path: Path) -> np.ndarray:
-    """A .npy file memory-mapped read-only (an empty array is read whole: it cannot be mapped)."""
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
-    return np.asarray(array)
+def load_npy(path: Path, mmap: bool = True) -> np.ndarray:
+    """A .npy file memory-mapped read-only, or (mmap=False) read whole. OSError when it cannot be read,
+    ValueError when it is not a .npy file of plain numbers."""
+    try:
+        with NPY_READS:
+            if mmap:
+                return np.asarray(np.lib.format.open_memmap(path, mode="r"))
+            with open(path, "rb") as handle:
+                return np.lib.format.read_array(handle, allow_pickle=False)
+    except ValueError as error:
+        raise ValueError(f"{path.name} cannot be read ({error})") from error
+
+
+def load_json(path: Path) -> Any:
+    """A JSON file's value (OSError when it cannot be read, ValueError naming it when it is not JSON)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{path.name} cannot be read ({error})") from error
 
 
 def fsync_tree(folder: Path) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import Stemmer
 
 from corpus.models import Article
-from embeddings.files import fsync_tree, load_npy, write_file, write_npy
+from embeddings.files import NPY_READS, fsync_tree, load_npy, write_file, write_npy
 
 K1 = 1.5
 B = 0.75
@@ -174,7 +174,8 @@ def save_bm25(retriever: bm25s.BM25, folder: Path, stats: LexicalStats, own: boo
 
 
 def load_bm25(folder: Path) -> bm25s.BM25:
-    return bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+    with NPY_READS:  # bm25s reads .npy files with numpy: see NPY_READS
+        return bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
 
 
 def load_stats(folder: Path, retriever: bm25s.BM25) -> LexicalStats:

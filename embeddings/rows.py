@@ -142,6 +142,10 @@ class RowColumns:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def arrays(self) -> list[np.ndarray]:
+        """Every column: ids, days and the codes of each coded one (all one entry per row)."""
+        return [self.ids, self.days, *(codes for codes, _ in self._coded.values())]
+
     def save(self, folder: Path) -> None:
         for name in ("ids", "days"):
             write_npy(folder / f"{name}.npy", getattr(self, name))

@@ -25,7 +25,7 @@ import numpy as np
 
 from corpus.models import Article
 from embeddings.chunking import Chunk
-from embeddings.files import load_npy, write_file, write_npy
+from embeddings.files import FilesDisagreeError, load_npy, write_file, write_npy
 from embeddings.lexical import LexicalStats, TokenTable, build_bm25, load_bm25, load_stats, save_bm25
 from embeddings.rows import RowFields
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD, FaissVectorStore
@@ -141,21 +141,26 @@ class Segment:
         layout = json.loads((folder / SEGMENT_FILE).read_text(encoding="utf-8"))
         self.rows = int(layout["rows"])
         self.article_rows = int(layout["articles"])
-        self.store = FaissVectorStore.open(folder / "vectors", dimension)
-        self.chunk_articles = load_npy(folder / "chunk_articles.npy")
-        self.sentence_vectors = load_npy(folder / "sentences.npy")
-        self.sentence_offsets = load_npy(folder / "sentence_offsets.npy")
-        self.sentence_spans = load_npy(folder / "sentence_spans.npy")
-        self.bm25 = load_bm25(folder / "bm25")
         self.own_lexical_stats = bool(layout["own_lexical_stats"])
-        self.dead_rows = np.array(dead_rows, dtype=np.int64)  # a copy: nothing stays mapped after close()
-        self.store.remove(self.store.columns.ids[self.dead_rows])
-        self.dead_articles = frozenset(self.dead_articles_of(self.dead_rows))
-        self._db = _open_read_only(folder / "chunks.sqlite")
         self._lock = threading.Lock()
-        self._check(dimension)
         self._articles: dict[int, Article] = {}
         self._article_ids: dict[int, str] = {}
+        self._db: sqlite3.Connection | None = None
+        self.store = FaissVectorStore.open(folder / "vectors", dimension)
+        try:
+            self.chunk_articles = load_npy(folder / "chunk_articles.npy")
+            self.sentence_vectors = load_npy(folder / "sentences.npy")
+            self.sentence_offsets = load_npy(folder / "sentence_offsets.npy")
+            self.sentence_spans = load_npy(folder / "sentence_spans.npy")
+            self.bm25 = load_bm25(folder / "bm25")
+            self._db = _open_read_only(folder / "chunks.sqlite")
+            self._check(dimension)
+            self.dead_rows = np.array(dead_rows, dtype=np.int64)  # a copy: nothing stays mapped after close()
+            self.store.remove(self.store.columns.ids[self.dead_rows])
+            self.dead_articles = frozenset(self.dead_articles_of(self.dead_rows))
+        except BaseException:
+            self.close()  # an SQLite connection is otherwise only closed by the cyclic garbage collector
+            raise
 
     def _check(self, dimension: int) -> None:
         (chunks,) = self._query("SELECT COUNT(*) FROM chunks")[0]
@@ -168,11 +173,19 @@ class Segment:
             "BM25 documents": int(self.bm25.scores["num_docs"]),
         }
         if set(sizes.values()) != {self.rows} or int(articles) != self.article_rows:
-            raise ValueError(f"segment {self.name} is inconsistent: {sizes} for {self.rows} chunks")
+            raise FilesDisagreeError(f"segment {self.name} holds {sizes} for {self.rows} chunks")
         if len(self.sentence_vectors) != int(self.sentence_offsets[-1] if self.rows else 0) or (
             len(self.sentence_vectors) and self.sentence_vectors.shape[1] != dimension
         ):
-            raise ValueError(f"segment {self.name} has {self.sentence_vectors.shape} sentence vectors")
+            raise FilesDisagreeError(f"segment {self.name} has {self.sentence_vectors.shape} sentence vectors")
+
+    def verify(self) -> None:
+        """Read the segment's vectors and ids and check them against its metadata (opening checks only
+        counts): ValueError when they cannot be read, FilesDisagreeError when they disagree."""
+        self.store.verify()
+        chunk_ids = np.array([row[0] for row in self._query("SELECT id FROM chunks ORDER BY row")], dtype=np.int64)
+        if not np.array_equal(chunk_ids, np.asarray(self.store.columns.ids)):
+            raise FilesDisagreeError(f"segment {self.name} holds vectors for other chunks than its metadata lists")
 
     def dead_articles_of(self, dead_rows: np.ndarray) -> set[int]:
         """Article rows all of whose chunks are among `dead_rows` (an article's chunks live and go together)."""
@@ -260,12 +273,14 @@ class Segment:
 
     def _query(self, sql: str, parameters: tuple | list = ()) -> list[tuple]:
         with self._lock:
+            assert self._db is not None, "a segment is read only once opened"
             return self._db.execute(sql, parameters).fetchall()
 
     def close(self) -> None:
         """Close the SQLite file and let go of the memory-mapped files (the segment is unusable after)."""
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
         self.store.close()
         empty = np.zeros(0)
         self.chunk_articles = self.sentence_vectors = self.sentence_offsets = self.sentence_spans = empty

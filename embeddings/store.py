@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -42,7 +43,15 @@ import numpy as np
 from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.chunking import Chunk, ChunkerSettings
-from embeddings.files import fsync_dir, link_tree, removed_on_failure, write_file, write_npy
+from embeddings.files import (
+    FilesDisagreeError,
+    fsync_dir,
+    link_tree,
+    load_npy,
+    removed_on_failure,
+    write_file,
+    write_npy,
+)
 from embeddings.index_folder import location_error, writing_to
 from embeddings.lexical import LexicalStats
 from embeddings.segment import Segment, SegmentData, write_segment
@@ -320,7 +329,7 @@ def load_generation(location: Path) -> IndexSnapshot:
             if manifest.format_version != FORMAT_VERSION:  # an older layout: say so, do not read it
                 return IndexSnapshot(location, manifest, [])
             for entry in manifest.segments:
-                dead = np.load(location / "dead" / f"{entry['name']}.npy", allow_pickle=False)
+                dead = load_npy(location / "dead" / f"{entry['name']}.npy", mmap=False)
                 segments.append(Segment(location / "segments" / entry["name"], dead, manifest.dimension))
         snapshot = IndexSnapshot(location, manifest, segments)
         _check_consistent(snapshot)
@@ -332,23 +341,30 @@ def load_generation(location: Path) -> IndexSnapshot:
 
 
 def verify_generation(location: Path) -> Manifest:
-    """Open a generation's segments (metadata, vectors, BM25) and check that their counts agree."""
+    """Open a generation's segments (metadata, vectors, BM25), check that their counts agree, then read
+    every segment's vectors and ids and check them against its metadata."""
     snapshot = load_generation(location)
-    snapshot.close()
+    try:
+        with _reading(location):
+            for segment in snapshot.segments:
+                segment.verify()
+    finally:
+        snapshot.close()
     return snapshot.manifest
 
 
 @contextmanager
 def _reading(location: Path) -> Iterator[None]:
-    """A generation that cannot be read is damaged, unless reading it is not allowed."""
+    """A generation whose files cannot be read is damaged (unless reading them is not allowed), and one
+    whose files disagree is inconsistent. Any other exception is a bug, not damage, and passes."""
     try:
         yield
     except PermissionError as error:
         raise location_error(location.parent.parent, error, doing="read") from error
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, Exception) as error:
-        if isinstance(error, BylineError):
-            raise
-        raise IndexCorruptError(f"The index at {location} is damaged ({_first_line(error)}).") from error
+    except FilesDisagreeError as error:
+        raise IndexCorruptError(f"The index at {location} is inconsistent ({_first_line(error)}).") from error
+    except (OSError, ValueError, TypeError, KeyError, IndexError, sqlite3.DatabaseError) as error:
+        raise IndexCorruptError(f"The index at {location} is damaged ({_reason(error, location)}).") from error
 
 
 def _check_consistent(snapshot: IndexSnapshot) -> None:
@@ -455,6 +471,15 @@ def _generation_folders(index_path: Path, finished: bool = True) -> list[Path]:
     return [folder for folder in generations.iterdir() if folder.name.startswith(BUILDING_PREFIX) != finished]
 
 
+def _reason(error: BaseException, location: Path) -> str:
+    """Why a generation's file could not be read, naming the file from the generation's folder."""
+    filename = getattr(error, "filename", None)
+    if isinstance(error, OSError) and error.strerror and filename:
+        path = Path(os.fsdecode(filename))
+        return f"{error.strerror}: {path.relative_to(location) if path.is_relative_to(location) else path}"
+    return _first_line(error)
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -463,6 +488,6 @@ def _first_line(error: BaseException) -> str:
 def removed_ids(generation: Path) -> np.ndarray:
     """The chunk ids the build of `generation` removed (none when unknown)."""
     try:
-        return np.load(generation / "removed.npy", allow_pickle=False)
+        return load_npy(generation / "removed.npy", mmap=False)
     except (OSError, ValueError):
         return np.zeros(0, dtype=np.int64)

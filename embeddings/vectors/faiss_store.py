@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from embeddings.files import load_npy, write_file, write_npy
+from embeddings.files import FilesDisagreeError, load_json, load_npy, write_file, write_npy
 from embeddings.rows import RowColumns, RowFields, RowFilter
 from embeddings.vectors.base import VectorStoreError, check_vectors, no_results
 
@@ -26,6 +27,8 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
 EXACT_SHARE = 0.05  # a filter allowing less than this share of the vectors is searched exactly
+UNIT_TOLERANCE = 1e-3  # how far a stored vector's norm may be from 1 (the encoder stores unit vectors)
+VERIFY_BLOCK = 65_536  # vectors read at a time when verifying a store
 STORE_FILE = "store.json"
 GRAPH_FILE = "dense.faiss"
 
@@ -50,7 +53,7 @@ class FaissVectorStore:
     @classmethod
     def open(cls, folder: Path, dimension: int | None = None) -> FaissVectorStore:
         """The store saved in `folder` (OSError or ValueError when it is missing or damaged)."""
-        layout = json.loads((folder / STORE_FILE).read_text(encoding="utf-8"))
+        layout = load_json(folder / STORE_FILE)
         stored = int(layout["dimension"])
         if dimension is not None and stored != dimension:
             raise VectorStoreError(f"the vectors in {folder} have {stored} dimensions, not {dimension}")
@@ -58,17 +61,36 @@ class FaissVectorStore:
         store.vectors = load_npy(folder / "vectors.npy")
         store.columns = RowColumns.open(folder)
         rows = int(layout["rows"])
-        if store.vectors.shape != (rows, stored) or len(store.columns) != rows:
-            raise ValueError(f"{folder.name} holds {store.vectors.shape} vectors for {len(store.columns)} ids")
+        where = f"{folder.parent.name}/{folder.name}"
+        if store.vectors.shape != (rows, stored):
+            raise FilesDisagreeError(f"{where} holds vectors of shape {store.vectors.shape} for {rows} rows")
+        if {len(column) for column in store.columns.arrays()} != {rows}:
+            raise FilesDisagreeError(f"{where} holds filter columns of another length than its {rows} rows")
         if layout["kind"] == "hnsw":
-            with open(folder / GRAPH_FILE, "rb") as handle:
-                store._graph = faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]
-            if store._graph.ntotal != rows:
-                raise ValueError(f"{GRAPH_FILE} holds {store._graph.ntotal} vectors, not {rows}")
+            store._graph = read_graph(folder / GRAPH_FILE)
+            if store._graph.ntotal != rows or store._graph.d != stored:
+                raise FilesDisagreeError(
+                    f"the graph in {where} holds {store._graph.ntotal} vectors of {store._graph.d} dimensions, "
+                    f"not {rows} of {stored}"
+                )
         return store
 
     def count(self) -> int:
         return len(self.vectors) if self._live is None else int(self._live.sum())
+
+    def verify(self) -> None:
+        """Read every stored vector and id: ValueError unless the vectors are finite unit vectors and the ids
+        ascend. (Opening checks only the files' sizes; this reads their contents.)"""
+        ids = np.asarray(self.columns.ids)
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            raise ValueError(f"the ids in {self.folder.parent.name}/{self.folder.name} are not in ascending order")
+        for start in range(0, len(self.vectors), VERIFY_BLOCK):
+            block = np.asarray(self.vectors[start : start + VERIFY_BLOCK], dtype=np.float32)
+            norms = np.linalg.norm(block, axis=1)
+            bad = np.flatnonzero(~(np.abs(norms - 1) <= UNIT_TOLERANCE))  # NaN norms count as bad too
+            if len(bad):
+                where = f"{self.folder.parent.name}/{self.folder.name}"
+                raise ValueError(f"vector {start + int(bad[0])} in {where} is not a unit vector")
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, fields: RowFields) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -188,6 +210,18 @@ def build_graph(vectors: np.ndarray) -> faiss.Index:
     graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     graph.add(vectors)
     return graph
+
+
+def read_graph(path: Path) -> faiss.Index:
+    """The HNSW graph saved at `path` (OSError when it is missing, ValueError when it is damaged)."""
+    with open(path, "rb") as handle:
+        try:
+            return faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]
+        except RuntimeError as error:  # what faiss raises for a file it cannot parse
+            reason = re.sub(r"^.*\.cpp:\d+: (Error: '.*' failed: )?", "", str(error).strip().splitlines()[-1])
+            raise ValueError(
+                f"the graph in {path.parent.parent.name}/{path.parent.name} cannot be read ({reason})"
+            ) from error
 
 
 def write_graph(path: Path, graph: faiss.Index) -> None:
