@@ -27,6 +27,7 @@ from embeddings.store import (
     IndexUnavailableError,
     Manifest,
     current_generation,
+    discarded_unless_served,
     load_generation,
     remove_leftovers,
     removed_ids,
@@ -186,14 +187,16 @@ class _Build:
             plan = self._plan(kept, new, dead_ids)
             self.tracker.stage("writing")
             generation = self._write(plan, previous, new)
-            if shared is not None:
-                shared.add(new.ids, new.vectors, new.fields)
-                shared.save()
-            serve_generation(self.index_path, generation)
+            with discarded_unless_served(self.index_path, generation):
+                if shared is not None:
+                    shared.add(new.ids, new.vectors, new.fields)
+                    shared.save()
+                # Before serving, so that a disk too full to prune the cache fails the build, not the swap.
+                with _saving_vectors(self.index_path):
+                    cache.keep_only(self._indexed_keys(generation, new))
+                serve_generation(self.index_path, generation)
             if shared is not None and served is not None and previous is not None:
                 shared.remove(removed_ids(served))  # gone from both generations readers may be on now
-            with _saving_vectors(self.index_path):
-                cache.keep_only(self._indexed_keys(generation, new))
         finally:
             cache.close()
             if shared is not None:

@@ -213,6 +213,12 @@ class IndexSnapshot:
         for segment in self.segments:
             segment.close()
 
+    def __enter__(self) -> IndexSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _sees(tenant: str | None, owner: str) -> bool:
     return tenant is None or owner in ("", tenant)
@@ -443,6 +449,18 @@ def serve_generation(index_path: Path, generation: Path) -> None:
     for folder in _generation_folders(index_path):
         if folder.name not in (generation.name, replaced):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def discarded_unless_served(index_path: Path, generation: Path) -> Iterator[None]:
+    """Remove the finished `generation` if the block fails before CURRENT names it, so a failed build
+    leaves nothing of its own behind."""
+    try:
+        yield
+    except BaseException:
+        if _served_name(index_path) != generation.name:
+            shutil.rmtree(generation, ignore_errors=True)
+        raise
 
 
 def remove_leftovers(index_path: Path) -> None:

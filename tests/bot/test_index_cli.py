@@ -76,7 +76,9 @@ def test_a_full_disk_mid_build_says_so_in_one_line_and_the_last_index_keeps_serv
     encoder: Encoder, env: dict[str, str], news_corpus: Path, tmp_path: Path, change: str
 ) -> None:
     index = tmp_path / "index"
-    make_byline(encoder, news_corpus, index).reindex()
+    service = make_byline(encoder, news_corpus, index)
+    service.reindex()
+    service.close()
     served = current_generation(index)
     generations = sorted(p.name for p in (index / "generations").iterdir())
     if change == "add articles":
