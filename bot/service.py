@@ -291,7 +291,7 @@ class Byline:
 
     def sources(self, tenant: str | None = None) -> list[Article]:
         """Indexed articles `tenant` may see (None: all), newest first (undated ones last)."""
-        articles = [_article_for(a, tenant) for a in self.searcher().snapshot.articles.values() if a.visible_to(tenant)]
+        articles = [_article_for(a, tenant) for a in self.searcher().snapshot.visible_articles(tenant)]
         return sorted(articles, key=lambda a: (a.published is not None, a.published or datetime.min), reverse=True)
 
     def _visible_outlets(self, searcher: HybridSearcher, tenant: str | None) -> list[str]:

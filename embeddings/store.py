@@ -178,6 +178,14 @@ class IndexSnapshot:
             {outlet for _, outlet, owner in self._articles("outlet, tenant") if outlet and _sees(tenant, owner)}
         )
 
+    def visible_articles(self, tenant: str | None) -> list[Article]:
+        """Every article `tenant` may see (None: all), read in one pass over each segment."""
+        return [
+            Article.model_validate_json(data)
+            for _, data, owner in self._articles("data, tenant")
+            if _sees(tenant, owner)
+        ]
+
     def visible_authors(self, tenant: str | None) -> list[str]:
         """Authors of the articles `tenant` may see (None: all)."""
         return sorted(
