@@ -21,7 +21,7 @@ EXCERPT_JOINER = " … "
 @dataclass(frozen=True)
 class ComposerConfig:
     sentences: int = 4
-    min_relevance: float = 0.40
+    min_relevance: float = 0.388  # for sentence vectors pooled in the passage pass (0.40 for ones embedded alone)
     passages_read: int = 3
     max_per_article: int = 3
     rank_decay: float = 0.01

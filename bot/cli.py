@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import statistics
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -29,7 +29,7 @@ from bot.settings import (
     load_section,
     parse_day,
 )
-from bot.wording import counted, progress, report_line
+from bot.wording import build_progress_line, counted, progress, report_line
 from corpus.errors import BylineError, Remedy
 from embeddings.indexer import BuildProgress, BuildReport
 from embeddings.store import IndexUnavailableError
@@ -84,20 +84,17 @@ def make_byline(
 
 
 class ProgressBar:
-    """A terminal progress bar over chunks, with articles and chunks per second."""
+    """A terminal progress bar over articles, from the first second: read, chunked, embedded, rates, ETA."""
 
     def __init__(self) -> None:
         self._bar: tqdm | None = None
 
     def __call__(self, build: BuildProgress) -> None:
         if self._bar is None:
-            self._bar = tqdm(total=build.chunks_total, unit="chunk", desc="Embedding", file=sys.stderr, disable=None)
-        self._bar.n = build.chunks_done
-        self._bar.set_postfix_str(
-            f"{progress(build.articles_done, build.articles_total, 'article')}, "
-            f"{build.articles_per_second:.1f} articles/s, {build.chunks_per_second:.1f} chunks/s",
-            refresh=True,
-        )
+            self._bar = tqdm(
+                unit="article", desc="Indexing", file=sys.stderr, disable=None, bar_format="{desc}: {postfix}"
+            )
+        self._bar.set_postfix_str(build_progress_line(build), refresh=True)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -209,10 +206,12 @@ def _answer_all(byline: Byline, records: list[dict], output: Path) -> tuple[Retr
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
         for record in tqdm(records, desc="Questions", unit="q", file=sys.stderr, disable=None):
-            started = time.monotonic()
+            started = time.perf_counter()
             answer = byline.ask(str(record["question"]))
-            timings.append(time.monotonic() - started)
-            handle.write(json.dumps(answer_record(answer, record.get("id")), ensure_ascii=False) + "\n")
+            elapsed = time.perf_counter() - started
+            timings.append(elapsed)
+            line = {**answer_record(answer, record.get("id")), "elapsed_ms": round(elapsed * 1000, 2)}
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             metrics.add(
                 [p.text for p in answer.passages],
                 gold_excerpts(record),
@@ -224,7 +223,13 @@ def _answer_all(byline: Byline, records: list[dict], output: Path) -> tuple[Retr
 
 
 def _print_metrics(metrics: RetrievalMetrics, index_seconds: float, timings: list[float]) -> None:
-    typer.echo(f"Indexing: {index_seconds:.1f} s; median time per question: {statistics.median(timings) * 1000:.0f} ms")
+    typer.echo(f"Indexing: {index_seconds:.1f} s")
+    if timings:
+        p50, p90, p99 = (percentile(timings, share) * 1000 for share in (0.5, 0.9, 0.99))
+        typer.echo(
+            f"Time per question (search and answer, question embedding included): p50 {p50:.1f} ms, "
+            f"p90 {p90:.1f} ms, p99 {p99:.1f} ms over {counted(len(timings), 'question')}"
+        )
     if metrics.questions:
         _print_row("all", metrics)
         for question_type, part in sorted(metrics.by_type.items()):
@@ -236,6 +241,12 @@ def _print_metrics(metrics: RetrievalMetrics, index_seconds: float, timings: lis
             f"Refused {progress(metrics.null_refused, metrics.null_questions, 'question')} without evidence "
             "(null queries)."
         )
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The `share` quantile of `values` (nearest rank, as latency percentiles are usually given)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def _print_row(label: str, metrics: RetrievalMetrics) -> None:

@@ -25,6 +25,9 @@ _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x0
 _JOINER_RUN = re.compile(rf"(?<={_NON_ASCII_VISIBLE})([{_JOINERS}])[{_JOINERS}]*(?={_NON_ASCII_VISIBLE})|[{_JOINERS}]+")
 
 
+_EMPHASIS = re.compile(r"(?<!\w)(\*{1,3}|_{1,3}|~~|`+)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+
+
 class QuestionError(BylineError, ValueError):
     """A question or filter that cannot be answered as given; the message tells the user why."""
 
@@ -43,6 +46,12 @@ def clean_question(text: str | None, max_chars: int) -> str:
     if not any(ch.isalnum() for ch in cleaned):
         raise QuestionError(f"That question has no words in it; ask with words, e.g. {EXAMPLE}")
     return cleaned
+
+
+def without_emphasis(question: str) -> str:
+    """`question` without markdown emphasis markers around words (**bold**, _italic_, ~~struck~~, `code`),
+    which carry no meaning to search by; snake_case and lone asterisks stay."""
+    return _EMPHASIS.sub(r"\2", question)
 
 
 def clean_context(text: str | None, max_chars: int) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from pathlib import Path
 from bot.answer import AnswerComposer, ComposerConfig, conversation_query
 from bot.answer_model import Answer
 from bot.answer_store import ANSWERS_FILE, AnswerStore
-from bot.question_text import QuestionError, clean_context, clean_question
+from bot.build_inputs import BuildInputs, load_build_inputs, save_build_inputs
+from bot.question_text import QuestionError, clean_context, clean_question, without_emphasis
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
+from corpus.fingerprint import corpus_fingerprint
 from corpus.gather import gather_articles
 from corpus.library import Library
 from corpus.models import Article
@@ -27,10 +30,12 @@ from corpus.readers import CorpusNote, SkippedFile, default_corpus_path
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
-from embeddings.indexer import BuildReport, ProgressCallback, build_index
+from embeddings.indexer import BuildOptions, BuildProgress, BuildReport, ProgressCallback, build_index
 from embeddings.query import QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
-from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
+from embeddings.sentences import StoredSentences
+from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, current_generation, open_index
+from embeddings.vectors import VectorStore, open_shared_store
 
 __all__ = ["Byline", "IndexStatus", "QuestionError", "ReindexOutcome"]
 
@@ -80,6 +85,7 @@ class Byline:
             ComposerConfig(sentences=answer_settings.sentences, min_relevance=answer_settings.min_relevance),
         )
         self._searcher: HybridSearcher | None = None
+        self._shared: VectorStore | None = None
         self._swap_lock = threading.Lock()
         # Answers given in Discord and their feedback, beside the embedding cache (outliving generations).
         self.answers = AnswerStore(index_settings.index_path / ANSWERS_FILE)
@@ -96,9 +102,30 @@ class Byline:
         """The searcher over the served index, loaded on first use (IndexUnavailableError if it can't be)."""
         with self._swap_lock, self._index_folder_named():
             if self._searcher is None:
-                snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
-                self._searcher = HybridSearcher(snapshot, self.encoder)
+                self._searcher = self._open_searcher()
             return self._searcher
+
+    def _open_searcher(self) -> HybridSearcher:
+        snapshot = self._open_snapshot()
+        return HybridSearcher(snapshot, self.encoder, shared=self._shared_store())
+
+    def _shared_store(self) -> VectorStore | None:
+        """The Milvus collection when the settings keep vectors there (opened once, kept across reindexes)."""
+        if self._shared is None:
+            self._shared = open_shared_store(
+                self.index_settings.vector_settings, self.index_settings.index_path, self.encoder.dimension
+            )
+        return self._shared
+
+    def close(self) -> None:
+        """Let go of the served index's files (memory-mapped arrays, SQLite) and of Milvus."""
+        with self._swap_lock:
+            searcher, self._searcher = self._searcher, None
+            shared, self._shared = self._shared, None
+        if searcher is not None:
+            searcher.snapshot.close()
+        if shared is not None:
+            shared.close()
 
     @property
     def index_loaded(self) -> bool:
@@ -128,6 +155,11 @@ class Byline:
         `lock_timeout`: seconds to wait for another build to finish before IndexBusyError.
         `allow_empty`: build an empty index rather than raise EmptyCorpusError when there are no articles."""
         self._check_chunk_window()
+        reading = _ReadingProgress(progress)
+        fingerprint = self._inputs_fingerprint()
+        unchanged = self._unchanged_since_last_build(fingerprint)
+        if unchanged is not None:
+            return unchanged
         with self._index_folder_named():
             gathered = gather_articles(
                 self.corpus_path,
@@ -135,6 +167,7 @@ class Byline:
                 allow_empty=allow_empty,
                 options=self.index_settings.corpus_options,
                 indexed_sources=self._indexed_sources(),
+                progress=reading,
             )
             report = build_index(
                 gathered.articles,
@@ -143,12 +176,46 @@ class Byline:
                 self.chunker_settings,
                 progress,
                 lock_timeout=lock_timeout,
+                options=BuildOptions(vectors=self.index_settings.vector_settings),
             )
-            snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
-        searcher = HybridSearcher(snapshot, self.encoder)
+            searcher = self._open_searcher()
         with self._swap_lock:
             self._searcher = searcher
-        return ReindexOutcome(report, gathered.skipped, gathered.from_library, gathered.folded, gathered.notes)
+        outcome = ReindexOutcome(report, gathered.skipped, gathered.from_library, gathered.folded, gathered.notes)
+        save_build_inputs(self.index_settings.index_path, BuildInputs.of(fingerprint, outcome))
+        return outcome
+
+    def _inputs_fingerprint(self) -> str:
+        settings = self.index_settings
+        library = settings.library_file if self.library is not None else None
+        others = [library, library.with_name(library.name + "-wal")] if library is not None else []
+        shape = f"{self.encoder.model_name}\x00{self.chunker_settings}\x00{settings.vector_store}"
+        return corpus_fingerprint(self.corpus_path, settings.corpus_options, others, shape)
+
+    def _unchanged_since_last_build(self, fingerprint: str) -> ReindexOutcome | None:
+        """The last build's outcome when nothing it was built from changed since (files by path, size and
+        modification time) and its index is still the one served: a reindex then reads no article."""
+        inputs = load_build_inputs(self.index_settings.index_path)
+        if inputs is None or inputs.fingerprint != fingerprint:
+            return None
+        try:
+            snapshot = self.searcher().snapshot
+        except IndexUnavailableError:
+            return None
+        if (
+            snapshot.location.name != inputs.generation
+            or current_generation(snapshot.location.parent.parent) != snapshot.location
+        ):
+            return None
+        manifest = snapshot.manifest
+        report = BuildReport(
+            unchanged=manifest.articles,
+            articles=manifest.articles,
+            chunks=manifest.chunks,
+            generation=snapshot.location.name,
+            segments=len(snapshot.segments),
+        )
+        return inputs.outcome(report)
 
     def _indexed_sources(self) -> dict[str, str]:
         """Each served article's id and source file, so a new file cannot take over an indexed id."""
@@ -158,10 +225,15 @@ class Byline:
             snapshot = searcher.snapshot if searcher else self._open_snapshot()
         except IndexUnavailableError:  # no usable index yet: nothing to protect
             return {}
-        return {article_id: article.source_file for article_id, article in snapshot.articles.items()}
+        return snapshot.source_files()
 
     def _open_snapshot(self) -> IndexSnapshot:
-        return open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
+        return open_index(
+            self.index_settings.index_path,
+            self.encoder.model_name,
+            self.chunker_settings,
+            self.index_settings.vector_settings.kind,
+        )
 
     def ask(
         self,
@@ -182,7 +254,8 @@ class Byline:
         context = clean_context(context, self.answer_settings.max_question_chars)
         searcher = self.searcher()
         filters = self._filters(searcher, outlet, since, until, tenant, author)
-        query = conversation_query(question, context)
+        searched = without_emphasis(question)
+        query = conversation_query(searched, context)
         hints = searcher.analyzer.analyze(query)
         if tenant is not None:
             visible = set(self._visible_outlets(searcher, tenant))
@@ -192,7 +265,11 @@ class Byline:
             query, k=self.answer_settings.top_k, filters=filters, hints=hints, query_vector=query_vector
         )
         results = [_result_for(result, tenant) for result in results]
-        return self.composer.compose(question, results, context=context, query_vector=query_vector)
+        sentences = StoredSentences(searcher.snapshot)
+        answer = self.composer.compose(
+            searched, results, context=context, query_vector=query_vector, sentences=sentences
+        )
+        return answer if searched == question else answer.model_copy(update={"question": question})
 
     def clean_question(self, question: str) -> str:
         """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""
@@ -201,27 +278,24 @@ class Byline:
     def status(self, tenant: str | None = None) -> IndexStatus:
         """What is indexed, counting only what `tenant` may see (None: everything)."""
         snapshot = self.searcher().snapshot
-        visible = {a.id: a for a in snapshot.articles.values() if a.visible_to(tenant)}
-        dates = [a.published for a in visible.values() if a.published is not None]
+        articles, chunks = snapshot.counts(tenant)
         return IndexStatus(
-            articles=len(visible),
-            chunks=sum(1 for chunk in snapshot.chunks if chunk.article_id in visible),
-            outlets=len({a.outlet for a in visible.values() if a.outlet}),
+            articles=articles,
+            chunks=chunks,
+            outlets=len(snapshot.visible_outlets(tenant)),
             model=snapshot.manifest.model,
             built_at=snapshot.manifest.built_at,
             corpus_path=self.corpus_path,
-            newest_article=max(dates, default=None),
+            newest_article=snapshot.newest_published(tenant),
         )
 
     def sources(self, tenant: str | None = None) -> list[Article]:
         """Indexed articles `tenant` may see (None: all), newest first (undated ones last)."""
-        articles = [_article_for(a, tenant) for a in self.searcher().snapshot.articles.values() if a.visible_to(tenant)]
+        articles = [_article_for(a, tenant) for a in self.searcher().snapshot.visible_articles(tenant)]
         return sorted(articles, key=lambda a: (a.published is not None, a.published or datetime.min), reverse=True)
 
     def _visible_outlets(self, searcher: HybridSearcher, tenant: str | None) -> list[str]:
-        if tenant is None:
-            return searcher.snapshot.outlets
-        return sorted({a.outlet for a in searcher.snapshot.articles.values() if a.outlet and a.visible_to(tenant)})
+        return searcher.snapshot.visible_outlets(tenant)
 
     def _filters(
         self,
@@ -252,7 +326,7 @@ class Byline:
         return SearchFilters(outlets=outlets, authors=authors, since=since, until=until, tenants=tenants)
 
     def _visible_authors(self, searcher: HybridSearcher, tenant: str | None) -> list[str]:
-        return sorted({a.author for a in searcher.snapshot.articles.values() if a.author and a.visible_to(tenant)})
+        return searcher.snapshot.visible_authors(tenant)
 
     @contextmanager
     def _index_folder_named(self) -> Iterator[None]:
@@ -271,6 +345,22 @@ class Byline:
                 f"BYLINE_CHUNK_TOKENS is {self.index_settings.chunk_tokens}, but the model "
                 f"{self.encoder.model_name!r} reads only {window} tokens per chunk; text past that would be ignored."
             )
+
+
+class _ReadingProgress:
+    """Reports articles read from the corpus, from the start and then at most every half second."""
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self._progress = progress
+        self._started = time.monotonic()
+        self._last = -1.0
+        self(0)
+
+    def __call__(self, read: int) -> None:
+        now = time.monotonic() - self._started
+        if self._progress is not None and (now - self._last >= 0.5 or read == 0):
+            self._last = now
+            self._progress(BuildProgress(0, 0, 0, 0, now, articles_read=read, stage="reading"))
 
 
 def resolve_author(name: str, authors: list[str]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from corpus.errors import BylineError
 from corpus.fetch import FetchPolicy
 from corpus.readers import CorpusOptions
 from embeddings.encoder import BUNDLED_MODEL, Runtime
+from embeddings.vectors import VectorStoreSettings
 
 DEFAULT_USER_AGENT = "Byline/0.1 (news question-answering bot; +https://github.com/byline-bot/byline)"
 
@@ -72,9 +73,31 @@ class IndexSettings(BaseSettings):
         "empty means library.sqlite beside the index folder.",
     )
 
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Where chunk vectors are searched: faiss (files in the index folder) or milvus (a Milvus "
+        "server, or a local milvus-lite file, at BYLINE_MILVUS_URI).",
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Milvus to use with BYLINE_VECTOR_STORE=milvus: a server URI (http://host:19530) or a local "
+        "milvus-lite file ending in .db; empty means a milvus-lite file beside the index folder.",
+    )
+    milvus_collection: str = Field(
+        "byline_chunks", min_length=1, description="Milvus collection holding this index's vectors."
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus token (user:password), if the server asks for one."
+    )
+
     @property
     def library_file(self) -> Path:
         return self.library_path or self.index_path.parent / "library.sqlite"
+
+    @property
+    def vector_settings(self) -> VectorStoreSettings:
+        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
+        return VectorStoreSettings(self.vector_store, self.milvus_uri, self.milvus_collection, token)
 
     corpus_follow_external_links: bool = Field(
         False,
@@ -115,7 +138,7 @@ class AnswerSettings(BaseSettings):
     top_k: int = Field(10, ge=1, le=50, description="Passages retrieved per question.")
     sentences: int = Field(4, ge=1, le=8, description="Most sentences in a short answer.")
     min_relevance: float = Field(
-        0.40, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage."
+        0.388, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage."
     )
     max_question_chars: int = Field(1000, ge=20, le=20000, description="Longest question accepted.")
 

@@ -8,7 +8,7 @@ of being indexed twice. The result depends only on what is stored, so a rebuild 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +42,14 @@ def gather_articles(
     allow_empty: bool = False,
     options: CorpusOptions | None = None,
     indexed_sources: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Gathered:
     """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
     `allow_empty` (after the last stored article was removed, the index must become empty too).
     `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id)."""
     stored = library.articles() if library is not None and library.exists() else []
     try:
-        corpus = load_corpus(corpus_path, options, indexed_sources)
+        corpus = load_corpus(corpus_path, options, indexed_sources, progress)
     except EmptyCorpusError as error:
         if stored or allow_empty:  # a corpus may be feeds and links only
             corpus = CorpusLoad(skipped=error.skipped)

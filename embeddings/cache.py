@@ -1,4 +1,9 @@
-"""Vectors by hash of (model, embedded text), kept across builds so no text is embedded twice."""
+"""Vectors by hash of (model, embedded text), kept across builds so no text is embedded twice.
+
+Beside each chunk's vector, the vectors of its sentences (pooled from the same forward pass), float16,
+with their (start, end) spans in the text. Caches written before sentence vectors existed keep their
+chunk vectors: a rebuild then runs the model only for the sentence vectors they lack.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ def text_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
 
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sentences (key TEXT PRIMARY KEY, spans BLOB NOT NULL, vectors BLOB NOT NULL);
+"""
 _DAMAGE = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
@@ -39,14 +47,14 @@ class EmbeddingCache:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path)
         try:
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
             db.close()
             if not _is_damage(error):
                 raise
             self._remove_files()
             db = sqlite3.connect(self._path)
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
         return db
 
     def _start_over(self) -> None:
@@ -78,19 +86,53 @@ class EmbeddingCache:
                     found[key] = vector
         return found
 
-    def put_many(self, keys: list[str], vectors: np.ndarray) -> None:
-        rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in zip(keys, vectors)]
+    def get_sentences(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(spans int32 (n, 2), vectors float16 (n, dimension)) of the texts whose sentences are cached."""
         try:
-            self._put(rows)
+            return self._get_sentences(keys)
         except sqlite3.DatabaseError as error:
             if not _is_damage(error):
                 raise
             self._start_over()
-            self._put(rows)
+            return {}
 
-    def _put(self, rows: list[tuple[str, bytes]]) -> None:
+    def _get_sentences(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for start in range(0, len(keys), 500):
+            batch = keys[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            query = f"SELECT key, spans, vectors FROM sentences WHERE key IN ({marks})"
+            for key, span_blob, vector_blob in self._db.execute(query, batch):
+                spans = np.frombuffer(span_blob, dtype=np.int32).reshape(-1, 2)
+                vectors = np.frombuffer(vector_blob, dtype=np.float16)
+                if vectors.size == len(spans) * self._dimension:
+                    found[key] = (spans, vectors.reshape(len(spans), self._dimension))
+        return found
+
+    def put_many(
+        self,
+        keys: list[str],
+        vectors: np.ndarray,
+        sentences: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
+        """Store each text's vector and, if given, its sentences' (spans, vectors)."""
+        rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in zip(keys, vectors)]
+        sentence_rows = [
+            (key, np.asarray(spans, dtype=np.int32).tobytes(), np.asarray(found, dtype=np.float16).tobytes())
+            for key, (spans, found) in zip(keys, sentences or [])
+        ]
+        try:
+            self._put(rows, sentence_rows)
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            self._start_over()
+            self._put(rows, sentence_rows)
+
+    def _put(self, rows: list[tuple[str, bytes]], sentence_rows: list[tuple[str, bytes, bytes]]) -> None:
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO sentences VALUES (?, ?, ?)", sentence_rows)
 
     def keep_only(self, keys: set[str]) -> None:
         """Forget vectors of texts that are no longer indexed."""
@@ -100,6 +142,7 @@ class EmbeddingCache:
                 self._db.execute("DELETE FROM keep")
                 self._db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
                 self._db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep)")
+                self._db.execute("DELETE FROM sentences WHERE key NOT IN (SELECT key FROM keep)")
         except sqlite3.DatabaseError as error:
             if not _is_damage(error):
                 raise

@@ -33,13 +33,15 @@ class ChunkerSettings:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A verbatim slice `body[start:end]` of one article."""
+    """A verbatim slice `body[start:end]` of one article; `sentences` are its sentences' (start, end)
+    offsets into `text` (the article's pysbd sentences, long ones cut at the token window), when known."""
 
     article_id: str
     index: int
     start: int
     end: int
     text: str
+    sentences: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,12 @@ class Chunker:
         body = article.body
         spans = self._sentence_spans(body)
         groups = self._pack(spans)
-        return [
-            Chunk(article.id, i, group[0].start, group[-1].end, body[group[0].start : group[-1].end])
-            for i, group in enumerate(groups)
-        ]
+        chunks = []
+        for i, group in enumerate(groups):
+            start, end = group[0].start, group[-1].end
+            sentences = tuple((span.start - start, span.end - start) for span in group)
+            chunks.append(Chunk(article.id, i, start, end, body[start:end], sentences))
+        return chunks
 
     def _sentence_spans(self, body: str) -> list[_Span]:
         raw = [(s, e) for s, e in sentence_spans(body) if body[s:e].strip()]

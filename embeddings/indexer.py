@@ -1,9 +1,10 @@
-"""Incremental index builds: re-chunk and re-embed only what changed, then swap the new generation in."""
+"""Incremental index builds: chunk and embed only what changed, write it as a new segment beside the
+served ones (or merge everything into one), then swap the new generation in."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,22 +15,31 @@ from filelock import FileLock, Timeout
 from corpus.errors import BylineError, Remedy
 from corpus.models import Article
 from embeddings.cache import EmbeddingCache, text_key
-from embeddings.chunking import Chunk, Chunker, ChunkerSettings
+from embeddings.chunk_pool import ChunkedArticle, chunk_articles
+from embeddings.chunking import Chunk, ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import writing_database, writing_to
+from embeddings.lexical import TokenTable
+from embeddings.segment import Segment, SegmentData
 from embeddings.store import (
+    GenerationPlan,
     IndexSnapshot,
     IndexUnavailableError,
     Manifest,
     current_generation,
+    discarded_unless_served,
     load_generation,
     remove_leftovers,
+    removed_ids,
     serve_generation,
     write_generation,
 )
+from embeddings.vectors import VectorStore, VectorStoreSettings, open_shared_store
+from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
 EMBED_BATCH = 64
 CACHE_FILE = "embedding-cache.sqlite"
+PROGRESS_SECONDS = 0.5  # least time between two progress reports while chunking
 
 
 class IndexBusyError(BylineError):
@@ -40,11 +50,20 @@ class IndexBusyError(BylineError):
 
 @dataclass(frozen=True)
 class BuildProgress:
+    """Where a build is. Articles and chunks count everything the new index will hold (unchanged ones are
+    done from the start); while articles are still being chunked (`articles_chunked` of
+    `articles_to_chunk`), `chunks_total` is estimated from the chunks per article so far."""
+
     articles_done: int
     articles_total: int
     chunks_done: int
     chunks_total: int
     elapsed: float
+    articles_read: int = 0
+    articles_chunked: int = 0
+    articles_to_chunk: int = 0
+    chunks_embedded: int = 0  # by the model in this build (the rest came from the index or the cache)
+    stage: str = "embedding"  # "reading", "chunking" (and embedding), "writing"
 
     @property
     def chunks_per_second(self) -> float:
@@ -53,6 +72,15 @@ class BuildProgress:
     @property
     def articles_per_second(self) -> float:
         return self.articles_done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left, from the rates so far (None until there is a rate to go by)."""
+        if self.stage == "reading" or self.articles_done == 0 or self.elapsed <= 0:
+            return None
+        if self.articles_done >= self.articles_total:
+            return 0.0
+        return (self.articles_total - self.articles_done) / self.articles_per_second
 
 
 @dataclass
@@ -66,18 +94,33 @@ class BuildReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     generation: str = ""
+    segments: int = 0  # segments the served generation has
+    embedding_seconds: float = 0.0  # time spent in the model
 
 
 ProgressCallback = Callable[[BuildProgress], None]
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build runs: where vectors go, how many processes chunk, when segments are merged."""
+
+    vectors: VectorStoreSettings = field(default_factory=VectorStoreSettings)
+    workers: int | None = None  # chunking processes (None: one per core)
+    hnsw_threshold: int = HNSW_THRESHOLD
+    merge_share: float = 0.2  # merge when rows outside the first segment plus removed rows pass this share
+    max_segments: int = 8
+    inputs: str = ""  # fingerprint of what the articles were read from, kept in the manifest
+
+
 def build_index(
-    articles: list[Article],
+    articles: Sequence[Article],
     index_path: Path,
     encoder: Encoder,
     chunker_settings: ChunkerSettings,
     progress: ProgressCallback | None = None,
     lock_timeout: float = 0,
+    options: BuildOptions | None = None,
 ) -> BuildReport:
     """Build and serve a new generation for `articles`, reusing every chunk and vector it can.
 
@@ -91,51 +134,148 @@ def build_index(
         except Timeout as error:  # a TimeoutError, so an OSError: caught before writing_to sees it
             raise IndexBusyError(f"Another build of the index at {index_path} is running.") from error
     try:
-        return _build_locked(articles, index_path, encoder, chunker_settings, progress)
+        return _Build(list(articles), index_path, encoder, chunker_settings, progress, options or BuildOptions()).run()
     finally:
         lock.release()
 
 
-def _build_locked(
-    articles: list[Article],
-    index_path: Path,
-    encoder: Encoder,
-    chunker_settings: ChunkerSettings,
-    progress: ProgressCallback | None,
-) -> BuildReport:
-    started = time.monotonic()
-    served = _served_generation(index_path)
-    remove_leftovers(index_path)
-    previous = _reusable_snapshot(served, encoder.model_name, chunker_settings)
-    report = _diff(articles, previous)
-    if previous is not None and not (report.added or report.changed or report.removed):
-        return _nothing_to_do(report, previous, started)
+class _Build:
+    def __init__(
+        self,
+        articles: list[Article],
+        index_path: Path,
+        encoder: Encoder,
+        chunker_settings: ChunkerSettings,
+        progress: ProgressCallback | None,
+        options: BuildOptions,
+    ) -> None:
+        self.articles = articles
+        self.index_path = index_path
+        self.encoder = encoder
+        self.chunker_settings = chunker_settings
+        self.options = options
+        self.tracker = _Tracker(progress)
+        self.report = BuildReport()
 
-    chunker = Chunker(encoder.tokenizer, chunker_settings)
-    chunks = _chunks_for(articles, previous, chunker)
-    keys = [text_key(encoder.model_name, c.text) for c in chunks]
-    dimension = encoder.dimension
-    with _saving_vectors(index_path):
-        cache = EmbeddingCache(index_path / CACHE_FILE, dimension)
-    try:
-        vectors, report.chunks_embedded = _embed_missing(index_path, chunks, keys, cache, encoder, started, progress)
+    def run(self) -> BuildReport:
+        served = _served_generation(self.index_path)
+        remove_leftovers(self.index_path)
+        previous = _reusable_snapshot(served, self.encoder.model_name, self.chunker_settings, self.options)
+        try:
+            return self._run(served, previous)
+        finally:
+            if previous is not None:
+                previous.close()
+
+    def _run(self, served: Path | None, previous: IndexSnapshot | None) -> BuildReport:
+        report = self.report
+        old_hashes = previous.article_hashes() if previous else {}
+        _diff(self.articles, old_hashes, report)
+        if previous is not None and not (report.added or report.changed or report.removed):
+            return self._nothing_to_do(previous)
+        kept, dead_ids = _kept_segments(previous, {*report.changed, *report.removed})
+        fresh = set(report.added) | set(report.changed)
+        to_chunk = [a for a in self.articles if a.id in fresh]
+        self.tracker.start(len(self.articles), len(to_chunk))
+        self.tracker.reused(len(self.articles) - len(to_chunk), sum(s.rows - len(d) for s, d in kept))
+        first_id = (previous.manifest.max_id if previous else -1) + 1
+        with _saving_vectors(self.index_path):
+            cache = EmbeddingCache(self.index_path / CACHE_FILE, self.encoder.dimension)
+        shared = self._shared_store(previous)
+        try:
+            new = self._new_segment(to_chunk, first_id, cache)
+            plan = self._plan(kept, new, dead_ids)
+            self.tracker.stage("writing")
+            generation = self._write(plan, previous, new)
+            with discarded_unless_served(self.index_path, generation):
+                if shared is not None:
+                    shared.add(new.ids, new.vectors, new.fields)
+                    shared.save()
+                # Before serving, so that a disk too full to prune the cache fails the build, not the swap.
+                with _saving_vectors(self.index_path):
+                    cache.keep_only(self._indexed_keys(generation, new))
+                serve_generation(self.index_path, generation)
+            if shared is not None and served is not None and previous is not None:
+                shared.remove(removed_ids(served))  # gone from both generations readers may be on now
+        finally:
+            cache.close()
+            if shared is not None:
+                shared.close()
+        report.articles = len(self.articles)
+        report.seconds = self.tracker.elapsed()
+        report.generation = generation.name
+        report.embedding_seconds = self.tracker.embedding_seconds
+        return report
+
+    def _shared_store(self, previous: IndexSnapshot | None) -> VectorStore | None:
+        store = open_shared_store(self.options.vectors, self.index_path, self.encoder.dimension)
+        if store is not None and previous is None and store.count():
+            # A full rebuild numbers chunks from 0 again: start from an empty collection.
+            from embeddings.vectors.milvus_store import MilvusVectorStore
+
+            if isinstance(store, MilvusVectorStore):
+                store.drop()
+                store.close()
+                store = open_shared_store(self.options.vectors, self.index_path, self.encoder.dimension)
+        return store
+
+    def _nothing_to_do(self, served: IndexSnapshot) -> BuildReport:
+        """The served generation already holds exactly these articles: keep serving it."""
+        report = self.report
+        report.articles, report.chunks = served.manifest.articles, served.manifest.chunks
+        report.seconds = self.tracker.elapsed()
+        report.generation = served.location.name
+        report.segments = len(served.segments)
+        return report
+
+    def _new_segment(self, articles: list[Article], first_id: int, cache: EmbeddingCache) -> SegmentData:
+        """Chunk, tokenize and embed `articles` (vectors from the cache where it has them)."""
+        embedder = _Embedder(self.index_path, self.encoder, cache, self.tracker)
+        chunked: list[ChunkedArticle] = []
+        stream = chunk_articles(articles, self.encoder.tokenizer, self.chunker_settings, self.options.workers)
+        for item in stream:
+            chunked.append(item)
+            self.tracker.chunked(len(item.chunks))
+            embedder.queue(item.position, item.chunks)
+        embedder.finish()
+        self.report.chunks_embedded = embedder.embedded
+        return _segment_data(articles, chunked, embedder, first_id)
+
+    def _plan(self, kept: list[tuple[Segment, np.ndarray]], new: SegmentData, dead_ids: np.ndarray) -> GenerationPlan:
+        options = self.options
+        if kept and not _merge_due(kept, len(new), options):
+            stats = kept[0][0].lexical_stats()
+            return GenerationPlan(kept=kept, new=new, lexical_stats=stats, removed_ids=dead_ids)
+        merged = _merge([*(_live_data(segment, dead) for segment, dead in kept), new])
+        return GenerationPlan(new=merged, removed_ids=dead_ids)
+
+    def _write(self, plan: GenerationPlan, previous: IndexSnapshot | None, new: SegmentData) -> Path:
+        chunks = sum(s.rows - len(d) for s, d in plan.kept) + (len(plan.new) if plan.new is not None else 0)
+        articles = sum(s.article_rows - len(s.dead_articles_of(d)) for s, d in plan.kept)
+        articles += len(plan.new.articles) if plan.new is not None else 0
+        max_id = max(previous.manifest.max_id if previous else -1, int(new.ids[-1]) if len(new) else -1)
         manifest = Manifest(
-            model=encoder.model_name,
-            dimension=encoder.dimension,
-            chunker=asdict(chunker_settings),
-            articles=len(articles),
-            chunks=len(chunks),
+            model=self.encoder.model_name,
+            dimension=self.encoder.dimension,
+            chunker=asdict(self.chunker_settings),
+            articles=articles,
+            chunks=chunks,
+            vector_store=self.options.vectors.kind,
+            max_id=max_id,
+            inputs=self.options.inputs,
         )
-        generation = write_generation(index_path, manifest, articles, chunks, vectors)
-        serve_generation(index_path, generation)
-        with _saving_vectors(index_path):
-            cache.keep_only(set(keys))
-    finally:
-        cache.close()
-    report.articles, report.chunks = len(articles), len(chunks)
-    report.seconds = time.monotonic() - started
-    report.generation = generation.name
-    return report
+        self.report.chunks = chunks
+        self.report.segments = len(plan.kept) + (1 if plan.new is not None and len(plan.new) else 0)
+        return write_generation(self.index_path, manifest, plan, self.options.hnsw_threshold)
+
+    def _indexed_keys(self, generation: Path, new: SegmentData) -> set[str]:
+        """Cache keys of every chunk the new generation serves (what the cache keeps)."""
+        snapshot = load_generation(generation)
+        try:
+            model = self.encoder.model_name
+            return {text_key(model, chunk.text) for chunk in snapshot.chunks}
+        finally:
+            snapshot.close()
 
 
 def _served_generation(index_path: Path) -> Path | None:
@@ -146,29 +286,25 @@ def _served_generation(index_path: Path) -> Path | None:
         return None
 
 
-def _nothing_to_do(report: BuildReport, served: IndexSnapshot, started: float) -> BuildReport:
-    """The served generation already holds exactly these articles: keep serving it."""
-    report.articles, report.chunks = len(served.articles), len(served.chunks)
-    report.seconds = time.monotonic() - started
-    report.generation = served.location.name
-    return report
-
-
-def _reusable_snapshot(served: Path | None, model: str, chunker: ChunkerSettings) -> IndexSnapshot | None:
+def _reusable_snapshot(
+    served: Path | None, model: str, chunker: ChunkerSettings, options: BuildOptions
+) -> IndexSnapshot | None:
     """The served generation if its chunks can be reused; a damaged or different one is rebuilt from scratch."""
     if served is None:
         return None
     try:
         snapshot = load_generation(served)
-        snapshot.manifest.check_compatible(model, chunker, served)
     except IndexUnavailableError:
+        return None
+    try:
+        snapshot.manifest.check_compatible(model, chunker, served, options.vectors.kind)
+    except IndexUnavailableError:
+        snapshot.close()
         return None
     return snapshot
 
 
-def _diff(articles: list[Article], previous: IndexSnapshot | None) -> BuildReport:
-    old = previous.article_hashes if previous else {}
-    report = BuildReport()
+def _diff(articles: list[Article], old: dict[str, str], report: BuildReport) -> None:
     for article in articles:
         if article.id not in old:
             report.added.append(article.id)
@@ -178,20 +314,33 @@ def _diff(articles: list[Article], previous: IndexSnapshot | None) -> BuildRepor
             report.unchanged += 1
     current = {a.id for a in articles}
     report.removed = sorted(set(old) - current)
-    return report
 
 
-def _chunks_for(articles: list[Article], previous: IndexSnapshot | None, chunker: Chunker) -> list[Chunk]:
-    """Chunks of every article, taken from the previous generation where the article is unchanged."""
-    reusable: dict[str, list[Chunk]] = {}
-    if previous:
-        for chunk in previous.chunks:
-            reusable.setdefault(chunk.article_id, []).append(chunk)
-    chunks: list[Chunk] = []
-    for article in articles:
-        unchanged = previous is not None and previous.article_hashes.get(article.id) == article.content_hash
-        chunks.extend(reusable.get(article.id, []) if unchanged else chunker.chunk(article))
-    return chunks
+def _kept_segments(
+    previous: IndexSnapshot | None, gone: set[str]
+) -> tuple[list[tuple[Segment, np.ndarray]], np.ndarray]:
+    """The served segments with the rows they will no longer serve (their articles changed or went), and
+    the ids of those rows."""
+    if previous is None:
+        return [], np.zeros(0, dtype=np.int64)
+    kept: list[tuple[Segment, np.ndarray]] = []
+    removed: list[np.ndarray] = []
+    for segment in previous.segments:
+        rows = [row for row in (segment.article_row(article_id) for article_id in gone) if row is not None]
+        newly = np.flatnonzero(np.isin(segment.chunk_articles, np.asarray(rows, dtype=np.int64)))
+        dead = np.union1d(segment.dead_rows, newly).astype(np.int64)
+        kept.append((segment, dead))
+        removed.append(np.asarray(segment.ids[newly], dtype=np.int64))
+    return kept, np.concatenate(removed) if removed else np.zeros(0, dtype=np.int64)
+
+
+def _merge_due(kept: list[tuple[Segment, np.ndarray]], new_rows: int, options: BuildOptions) -> bool:
+    base, base_dead = kept[0]
+    outside = sum(segment.rows - len(dead) for segment, dead in kept[1:]) + new_rows
+    dead = sum(len(d) for _, d in kept)
+    segments = len(kept) + (1 if new_rows else 0)
+    live_base = base.rows - len(base_dead)
+    return live_base == 0 or segments > options.max_segments or outside + dead > options.merge_share * live_base
 
 
 def _saving_vectors(index_path: Path) -> AbstractContextManager[None]:
@@ -199,72 +348,229 @@ def _saving_vectors(index_path: Path) -> AbstractContextManager[None]:
     return writing_database(index_path, index_path / CACHE_FILE)
 
 
-def _embed_missing(
-    index_path: Path,
-    chunks: list[Chunk],
-    keys: list[str],
-    cache: EmbeddingCache,
-    encoder: Encoder,
-    started: float,
-    progress: ProgressCallback | None,
-) -> tuple[np.ndarray, int]:
-    """Vectors for every chunk, from the cache or embedded in batches (each batch saved at once)."""
-    unique = list(dict.fromkeys(keys))
-    known = cache.get_many(unique)
-    missing = [key for key in unique if key not in known]
-    text_of = dict(zip(keys, (c.text for c in chunks)))
-    tracker = _ProgressTracker(chunks, keys, set(known), started, progress)
-    for start in range(0, len(missing), EMBED_BATCH):
-        batch = missing[start : start + EMBED_BATCH]
-        vectors = encoder.encode([text_of[key] for key in batch])
-        with _saving_vectors(index_path):
-            cache.put_many(batch, vectors)
-        known.update(zip(batch, vectors))
-        tracker.done(batch)
-    if not chunks:
-        return np.zeros((0, encoder.dimension), dtype=np.float32), 0
-    return np.vstack([known[key] for key in keys]).astype(np.float32), len(missing)
+class _Tracker:
+    """Counts what is done and reports it, at most every PROGRESS_SECONDS except at stage changes."""
 
-
-class _ProgressTracker:
-    """Counts articles and chunks whose vectors are ready, and reports after every batch."""
-
-    def __init__(
-        self,
-        chunks: list[Chunk],
-        keys: list[str],
-        ready: set[str],
-        started: float,
-        progress: ProgressCallback | None,
-    ) -> None:
+    def __init__(self, progress: ProgressCallback | None) -> None:
         self._progress = progress
-        self._started = started
-        self._chunks_total = len(chunks)
-        self._rows_by_key: dict[str, int] = {}
-        self._pending_by_article: dict[str, set[str]] = {}
-        self._article_of_key: dict[str, set[str]] = {}
-        for chunk, key in zip(chunks, keys):
-            self._rows_by_key[key] = self._rows_by_key.get(key, 0) + 1
-            self._pending_by_article.setdefault(chunk.article_id, set())
-            if key not in ready:
-                self._pending_by_article[chunk.article_id].add(key)
-                self._article_of_key.setdefault(key, set()).add(chunk.article_id)
-        self._articles_total = len(self._pending_by_article)
-        self._chunks_done = sum(count for key, count in self._rows_by_key.items() if key in ready)
+        self._started = time.monotonic()
+        self._last = 0.0
+        self.articles_total = self.articles_done = 0
+        self.chunks_total = self.chunks_done = 0
+        self.to_chunk = self.chunked_articles = 0
+        self.embedded = 0
+        self.reused_chunks = 0
+        self.embedding_seconds = 0.0
+        self._stage = "chunking"
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def start(self, articles: int, to_chunk: int) -> None:
+        self.articles_total, self.to_chunk = articles, to_chunk
+        self._report(force=True)
+
+    def reused(self, articles: int, chunks: int) -> None:
+        self.articles_done += articles
+        self.chunks_done += chunks
+        self.chunks_total += chunks
+        self.reused_chunks += chunks
+        self._report(force=True)
+
+    def chunked(self, chunks: int) -> None:
+        self.chunked_articles += 1
+        self.chunks_total += chunks
         self._report()
 
-    def done(self, keys: list[str]) -> None:
-        for key in keys:
-            self._chunks_done += self._rows_by_key.get(key, 0)
-            for article_id in self._article_of_key.get(key, ()):
-                self._pending_by_article[article_id].discard(key)
-        self._report()
+    def embedded_chunks(self, chunks: int, articles: int, by_model: int, seconds: float) -> None:
+        self.chunks_done += chunks
+        self.articles_done += articles
+        self.embedded += by_model
+        self.embedding_seconds += seconds
+        self._report(force=True)
 
-    def _report(self) -> None:
+    def stage(self, name: str) -> None:
+        self._stage = name
+        self._report(force=True)
+
+    def _report(self, force: bool = False) -> None:
         if self._progress is None:
             return
-        articles_done = sum(1 for pending in self._pending_by_article.values() if not pending)
-        elapsed = time.monotonic() - self._started
+        now = self.elapsed()
+        if not force and now - self._last < PROGRESS_SECONDS:
+            return
+        self._last = now
+        left = self.to_chunk - self.chunked_articles
+        new_chunks = self.chunks_total - self.reused_chunks
+        estimate = round(left * new_chunks / self.chunked_articles) if self.chunked_articles else left
         self._progress(
-            BuildProgress(articles_done, self._articles_total, self._chunks_done, self._chunks_total, elapsed)
+            BuildProgress(
+                articles_done=self.articles_done,
+                articles_total=self.articles_total,
+                chunks_done=self.chunks_done,
+                chunks_total=self.chunks_total + estimate,
+                elapsed=now,
+                articles_read=self.articles_total,
+                articles_chunked=self.chunked_articles,
+                articles_to_chunk=self.to_chunk,
+                chunks_embedded=self.embedded,
+                stage=self._stage,
+            )
         )
+
+
+@dataclass
+class _Embedded:
+    vector: np.ndarray
+    spans: np.ndarray
+    sentences: np.ndarray
+
+
+class _Embedder:
+    """Gives each chunk its vector and sentence vectors, from the cache or from the model in batches (each
+    batch saved to the cache at once, so a crash loses no finished work)."""
+
+    def __init__(self, index_path: Path, encoder: Encoder, cache: EmbeddingCache, tracker: _Tracker) -> None:
+        self.index_path = index_path
+        self.encoder = encoder
+        self.cache = cache
+        self.tracker = tracker
+        self.done: dict[str, _Embedded] = {}
+        self._pending: list[tuple[int, list[Chunk]]] = []
+        self._pending_chunks = 0
+        self.embedded = 0
+
+    def key(self, chunk: Chunk) -> str:
+        return text_key(self.encoder.model_name, chunk.text)
+
+    def queue(self, position: int, chunks: list[Chunk]) -> None:
+        self._pending.append((position, chunks))
+        self._pending_chunks += len(chunks)
+        if self._pending_chunks >= EMBED_BATCH:
+            self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending, self._pending_chunks = self._pending, [], 0
+        chunks = [chunk for _, batch in pending for chunk in batch]
+        if not chunks:
+            return
+        by_key = {self.key(chunk): chunk for chunk in chunks if self.key(chunk) not in self.done}
+        keys = list(by_key)
+        vectors = self.cache.get_many(keys)
+        sentences = self.cache.get_sentences(keys)
+        missing = []
+        for key in keys:
+            spans = _spans_of(by_key[key])
+            cached = sentences.get(key)
+            if key in vectors and cached is not None and np.array_equal(cached[0], spans):
+                self.done[key] = _Embedded(vectors[key], spans, cached[1])
+            else:
+                missing.append(key)
+        started = time.monotonic()
+        for start in range(0, len(missing), EMBED_BATCH):
+            self._embed([by_key[key] for key in missing[start : start + EMBED_BATCH]], vectors)
+        self.tracker.embedded_chunks(len(chunks), len(pending), len(missing), time.monotonic() - started)
+
+    def _embed(self, chunks: list[Chunk], cached_vectors: dict[str, np.ndarray]) -> None:
+        spans = [_spans_of(chunk) for chunk in chunks]
+        found = self.encoder.encode_with_spans([c.text for c in chunks], [s.tolist() for s in spans])
+        keys = [self.key(chunk) for chunk in chunks]
+        # A chunk whose vector was cached keeps it (rankings do not move); its sentences are new.
+        vectors = np.vstack([cached_vectors.get(key, found.passages[i]) for i, key in enumerate(keys)])
+        sentence_vectors = [found.spans_of(i).astype(np.float16) for i in range(len(chunks))]
+        with writing_database(self.index_path, self.index_path / CACHE_FILE):
+            self.cache.put_many(keys, vectors, list(zip(spans, sentence_vectors)))
+        for i, key in enumerate(keys):
+            self.done[key] = _Embedded(vectors[i], spans[i], sentence_vectors[i])
+        self.embedded += len(chunks)
+
+
+def _spans_of(chunk: Chunk) -> np.ndarray:
+    spans = chunk.sentences or ((0, len(chunk.text)),)
+    return np.asarray(spans, dtype=np.int32).reshape(-1, 2)
+
+
+def _segment_data(
+    articles: list[Article], chunked: list[ChunkedArticle], embedder: _Embedder, first_id: int
+) -> SegmentData:
+    """The new articles' chunks as a segment, ids numbered from `first_id` in article order."""
+    chunks = [chunk for item in chunked for chunk in item.chunks]
+    owners = np.array([item.position for item in chunked for _ in item.chunks], dtype=np.int32)
+    embedded = [embedder.done[embedder.key(chunk)] for chunk in chunks]
+    dimension = embedder.encoder.dimension
+    lengths = [len(e.spans) for e in embedded]
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return SegmentData(
+        articles=articles,
+        chunks=chunks,
+        ids=np.arange(first_id, first_id + len(chunks), dtype=np.int64),
+        chunk_articles=owners,
+        vectors=np.vstack([e.vector for e in embedded]).astype(np.float32)
+        if chunks
+        else np.zeros((0, dimension), np.float32),
+        sentence_offsets=offsets,
+        sentence_spans=np.vstack([e.spans for e in embedded]) if chunks else np.zeros((0, 2), np.int32),
+        sentence_vectors=np.vstack([e.sentences for e in embedded]) if chunks else np.zeros((0, dimension), np.float16),
+        tokens=TokenTable.of([tokens for item in chunked for tokens in item.tokens]),
+    )
+
+
+def _live_data(segment: Segment, dead: np.ndarray) -> SegmentData:
+    """Everything a segment holds about its rows that stay, for a merge."""
+    live = np.setdiff1d(np.arange(segment.rows), dead)
+    article_rows = np.unique(segment.chunk_articles[live]) if len(live) else np.zeros(0, dtype=np.int64)
+    renumber = {int(old): new for new, old in enumerate(article_rows)}
+    wanted = set(live.tolist())
+    chunks = [chunk for row, chunk in segment.all_chunks() if row in wanted]
+    first, last = segment.sentence_offsets[live], segment.sentence_offsets[live + 1]
+    positions, offsets = _ragged(first, last)
+    return SegmentData(
+        articles=[segment.article(int(row)) for row in article_rows],
+        chunks=chunks,
+        ids=np.asarray(segment.ids[live], dtype=np.int64),
+        chunk_articles=np.array([renumber[int(a)] for a in segment.chunk_articles[live]], dtype=np.int32),
+        vectors=np.asarray(segment.vectors[live], dtype=np.float32),
+        sentence_offsets=offsets,
+        sentence_spans=np.asarray(segment.sentence_spans[positions], dtype=np.int32),
+        sentence_vectors=np.asarray(segment.sentence_vectors[positions], dtype=np.float16),
+        tokens=segment.tokens().take(live),
+    )
+
+
+def _ragged(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the concatenated ranges first[i]:last[i], and the offsets of each range in them."""
+    lengths = (last - first).astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    positions = np.repeat(first - offsets[:-1], lengths) + np.arange(offsets[-1])
+    return positions.astype(np.int64), offsets
+
+
+def _merge(parts: list[SegmentData]) -> SegmentData:
+    """One segment of all these parts, in order (their ids ascending across parts)."""
+    nonempty = [p for p in parts if len(p)]
+    if len(nonempty) <= 1:
+        return nonempty[0] if nonempty else parts[-1]
+    parts = nonempty
+    article_base = np.cumsum([0, *(len(p.articles) for p in parts)])
+    sentence_base = np.cumsum([0, *(int(p.sentence_offsets[-1]) for p in parts)])
+    offsets = np.concatenate([[0]] + [p.sentence_offsets[1:] + sentence_base[i] for i, p in enumerate(parts)]).astype(
+        np.int64
+    )
+    return SegmentData(
+        articles=[a for p in parts for a in p.articles],
+        chunks=[c for p in parts for c in p.chunks],
+        ids=np.concatenate([p.ids for p in parts]),
+        chunk_articles=np.concatenate([p.chunk_articles + article_base[i] for i, p in enumerate(parts)]).astype(
+            np.int32
+        ),
+        vectors=np.concatenate([p.vectors for p in parts]),
+        sentence_offsets=offsets,
+        sentence_spans=np.concatenate([p.sentence_spans for p in parts]),
+        sentence_vectors=np.concatenate([p.sentence_vectors for p in parts]),
+        tokens=TokenTable.concatenate([p.tokens for p in parts]),
+    )

@@ -1,9 +1,9 @@
 """Where the answer composer gets each retrieved chunk's sentences and their vectors.
 
 The composer never decides how sentence vectors are made: a `SentenceSource` hands them over.
-`EncodedSentences` splits and embeds at question time (the reference, and the fallback for an
-index that stores none); an index that stores sentence vectors computed at build time provides
-its own source, so a question costs no model time beyond embedding the question.
+`EncodedSentences` splits and embeds at question time (the reference); `StoredSentences` reads the
+sentence vectors the index computed at build time from each chunk's own forward pass (float16,
+memory-mapped), so a question costs no model time beyond embedding the question.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from embeddings.chunking import sentence_spans
 from embeddings.encoder import Encoder
 from embeddings.search import SearchResult
+from embeddings.store import IndexSnapshot
 
 
 @dataclass(frozen=True)
@@ -49,4 +50,19 @@ class EncodedSentences:
         for mine in spans:
             out.append(ChunkSentences(mine, vectors[first : first + len(mine)]))
             first += len(mine)
+        return out
+
+
+class StoredSentences:
+    """The sentences and vectors an index generation stores for each of its chunks."""
+
+    def __init__(self, snapshot: IndexSnapshot) -> None:
+        self.snapshot = snapshot
+
+    def sentences(self, results: Sequence[SearchResult]) -> list[ChunkSentences]:
+        out: list[ChunkSentences] = []
+        for result in results:
+            segment, local = self.snapshot.locate(result.row)
+            spans, vectors = segment.sentences(local)
+            out.append(ChunkSentences([(int(a), int(b)) for a, b in spans], vectors))
         return out

@@ -13,7 +13,7 @@ import signal
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,18 @@ def small_disk(folder: Path, size: str = "2m") -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+def held_open(folder: Path) -> list[str]:
+    """Files under `folder` this process has open or memory-mapped (what keeps a disk from unmounting)."""
+    held = set()
+    for descriptor in os.listdir("/proc/self/fd"):
+        with suppress(OSError):  # closed meanwhile
+            held.add(os.readlink(f"/proc/self/fd/{descriptor}"))
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        held.update(line.split(maxsplit=5)[-1].strip() for line in maps if len(line.split(maxsplit=5)) == 6)
+    inside = str(folder.resolve()) + os.sep
+    return sorted(path for path in held if path.startswith(inside))
 
 
 def fill(disk: Path, leave: int) -> Path:

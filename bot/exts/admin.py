@@ -22,7 +22,7 @@ from bot.index_jobs import Job
 from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
 from bot.render_discord_ingest import status_feed_fields
 from bot.service import IndexStatus, ReindexOutcome
-from bot.wording import counted, progress
+from bot.wording import build_progress_line, counted
 from corpus.errors import BylineError
 from corpus.models import Article
 from embeddings.indexer import BuildProgress
@@ -165,11 +165,7 @@ def _source_line(article: Article) -> str:
 
 
 def _progress_line(build: BuildProgress) -> str:
-    return (
-        f"Reindexing: {progress(build.articles_done, build.articles_total, 'article')}, "
-        f"{progress(build.chunks_done, build.chunks_total, 'chunk')} "
-        f"({build.chunks_per_second:.1f} chunks/s, {build.articles_per_second:.1f} articles/s)"
-    )
+    return f"Reindexing: {build_progress_line(build)}"
 
 
 def _report_embed(outcome: ReindexOutcome) -> discord.Embed:

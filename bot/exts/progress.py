@@ -17,7 +17,8 @@ import discord
 
 from bot.index_jobs import IndexJobs
 from bot.render_discord import plain
-from bot.render_discord_ingest import fetch_progress_line, index_progress_line
+from bot.render_discord_ingest import fetch_progress_line
+from bot.wording import build_progress_line
 from corpus.ingest import FetchProgress
 from embeddings.indexer import BuildProgress
 
@@ -40,7 +41,7 @@ class JobProgress:
 
     def indexing(self, progress: BuildProgress) -> None:
         self._jobs.check_cancelled()
-        self.line = index_progress_line(progress)
+        self.line = f"Indexing: {build_progress_line(progress)}"
 
 
 async def edit_quietly(message: discord.WebhookMessage, **changes: object) -> bool:

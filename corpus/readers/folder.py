@@ -119,10 +119,12 @@ def load_corpus(
     root: Path | str,
     options: CorpusOptions | None = None,
     indexed_sources: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> CorpusLoad:
     """Every article under root (a folder, or one file such as a JSONL); raises EmptyCorpusError if
     root is missing or gives none. `indexed_sources` maps the ids already indexed to their source
-    files, so that a new file reusing one of those ids cannot replace the indexed article."""
+    files, so that a new file reusing one of those ids cannot replace the indexed article.
+    `progress` is told how many articles were read so far, after each file."""
     options = options or CorpusOptions()
     root = Path(root)
     load = CorpusLoad()
@@ -145,6 +147,8 @@ def load_corpus(
                 load.skipped.append(SkippedFile(corpus_file.path, reason))
             else:
                 candidates.append((corpus_file.path, article))
+        if progress is not None:
+            progress(len(candidates))
     keep_one_per_id(candidates, indexed_sources or {}, load)
     if not load.articles:
         raise EmptyCorpusError(empty_corpus_message(root, load.skipped), load.skipped)

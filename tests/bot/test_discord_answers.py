@@ -192,9 +192,13 @@ def test_the_reply_shows_every_cited_sentence_once_dated_and_sourced_then_one_li
                 source = next(line for line in lines if line.startswith(f"**[{citation.n}]** "))
                 assert f"[{citation.title}](<{citation.url}>) — " in source
                 assert citation.author and citation.author in source, "the byline is shown"
-            assert "harbour-watch.example" in description, "a site without an outlet is named by its address"
-            assert "Unknown outlet" not in json.dumps(message)
             assert [i.split(":")[1] for i in custom_ids(message)] == ["more", "vote", "vote"]
+
+            # A source without an outlet is named by its site's address, never "Unknown outlet".
+            survey = await ask(discord_server, "What did volunteers survey before the dredging starts?")
+            sources = [line for line in survey["embeds"][0]["description"].splitlines() if line.startswith("**[")]
+            assert any(" — harbour-watch.example · " in line for line in sources), sources
+            assert "Unknown outlet" not in json.dumps(message) + json.dumps(survey)
         discord_server.assert_clean()
 
     run(scenario(), timeout=120)

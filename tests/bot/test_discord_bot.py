@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -509,16 +510,25 @@ def _reindex_reply(server: DiscordTestServer, token: str, text: str) -> Any:
 def test_an_unexpected_failure_is_logged_and_the_user_gets_an_apology(
     encoder: Encoder, news_corpus: Path, discord_server: DiscordTestServer, run, tmp_path: Path, caplog
 ) -> None:
-    # An encoder misconfigured in code (batch size 0 on the torch runtime): the build fails deep in
-    # sentence-transformers with a ValueError nobody planned for.
+    # An encoder misconfigured in code (batch size 0 on the torch runtime): embedding a question fails
+    # deep in sentence-transformers with a ValueError nobody planned for. (The index is built through
+    # the encoder's own forward pass, which batches by tokens and so still works.)
     broken = Encoder(encoder.model_name, batch_size=0, runtime="torch")
     byline = make_byline(broken, news_corpus, tmp_path / "index")
+    byline.reindex()
 
     async def scenario() -> None:
         async with running_bot(make_bot(byline, discord_server, tmp_path), discord_server):
-            reindex = await discord_server.send_interaction("reindex", user="owner")
+            asked = await discord_server.send_interaction("ask", {"question": "What did Baqeri propose?"})
             await discord_server.wait_until(
-                lambda: _reindex_reply(discord_server, reindex.token, "Sorry, something went wrong"),
+                lambda: next(
+                    (
+                        r
+                        for r in discord_server.requests
+                        if asked.token in r.path and "Sorry, something went wrong" in json.dumps(r.json or {})
+                    ),
+                    None,
+                ),
                 timeout=60,
                 what="an apology",
             )
@@ -526,6 +536,7 @@ def test_an_unexpected_failure_is_logged_and_the_user_gets_an_apology(
     run(scenario(), timeout=90)
     logged = [r for r in caplog.records if r.name == "bot.exts.errors" and r.levelname == "ERROR"]
     assert logged and logged[0].exc_info is not None, "the traceback is logged"
+    assert "batch_size must be a positive integer" in str(logged[0].exc_info[1])
 
 
 def test_an_index_folder_that_cannot_be_used_is_one_line_naming_the_setting(

@@ -88,7 +88,7 @@ def test_discord_syntax_becomes_plain_text_before_the_question_is_asked(
             )
             title = follow_up.json["embeds"][0]["title"]
             assert title == "@Moderator What did Baqeri propose on 2023-12-06?"
-            assert "proposed joint drills" in embed_text(follow_up.json)
+            assert "Iran, Iraq Discuss Border Security" in embed_text(follow_up.json), "answered from Baqeri's article"
         discord_server.assert_clean()
 
     run(scenario(), timeout=120)

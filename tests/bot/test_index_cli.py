@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -18,7 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from corpus.readers import load_corpus
 from embeddings.encoder import Encoder
+from embeddings.indexer import BuildOptions, build_index
 from embeddings.store import CURRENT_FILE, current_generation
 from tests.conftest import front_matter_article, make_byline, write_corpus
 from tests.filesystems import file_size_limit
@@ -73,7 +76,9 @@ def test_a_full_disk_mid_build_says_so_in_one_line_and_the_last_index_keeps_serv
     encoder: Encoder, env: dict[str, str], news_corpus: Path, tmp_path: Path, change: str
 ) -> None:
     index = tmp_path / "index"
-    make_byline(encoder, news_corpus, index).reindex()
+    service = make_byline(encoder, news_corpus, index)
+    service.reindex()
+    service.close()
     served = current_generation(index)
     generations = sorted(p.name for p in (index / "generations").iterdir())
     if change == "add articles":
@@ -118,37 +123,105 @@ def test_a_full_disk_mid_build_says_so_in_one_line_and_the_last_index_keeps_serv
     assert json.loads(answer.stdout)["answer"]["refused"] is False
 
 
-def _vectors_for_other_chunks(generation: Path) -> None:
-    """A readable FAISS file of the right dimension holding one vector fewer than there are chunks."""
-    dense = faiss.read_index(str(generation / "dense.faiss"))
-    fewer = faiss.IndexFlatIP(dense.d)
-    fewer.add(dense.reconstruct_n(0, dense.ntotal - 1).astype(np.float32))
-    faiss.write_index(fewer, str(generation / "dense.faiss"))
+def _stores(generation: Path) -> list[Path]:
+    """The vector store folder of each segment of `generation`."""
+    stores = sorted(generation.glob("segments/*/vectors"))
+    assert stores, f"no segment in {generation}"
+    return stores
+
+
+def _damage(name: str, change: Callable[[Path], object]) -> Callable[[Path], None]:
+    """Apply `change` to the file `name` in every segment's vector store."""
+
+    def damage(generation: Path) -> None:
+        for store in _stores(generation):
+            change(store / name)
+
+    return damage
+
+
+def _rows_dropped(path: Path) -> None:
+    """A readable .npy file of the right dimension holding one row fewer than there are chunks."""
+    array = np.load(path)
+    np.save(path, array[:-1])
+
+
+def _one_vector_broken(path: Path) -> None:
+    """Same size and shape, but one vector is no longer a vector the encoder gives."""
+    array = np.load(path)
+    array[len(array) // 2] = np.nan
+    np.save(path, array)
+
+
+def _ids_of_other_chunks(path: Path) -> None:
+    """As many ids as there are chunks, but not the chunks' ids."""
+    np.save(path, np.load(path) + 1000)
+
+
+def _graph_with_fewer_vectors(path: Path) -> None:
+    graph = faiss.read_index(str(path))
+    fewer = faiss.IndexHNSWFlat(graph.d, 8, faiss.METRIC_INNER_PRODUCT)
+    fewer.add(graph.reconstruct_n(0, graph.ntotal - 1).astype(np.float32))
+    faiss.write_index(fewer, str(path))
 
 
 @pytest.mark.parametrize(
     "damage, problem",
     [
-        (lambda g: (g / "dense.faiss").write_bytes(b"not a faiss index"), "is damaged"),
-        (lambda g: (g / "dense.faiss").write_bytes((g / "dense.faiss").read_bytes()[:-100]), "is damaged"),
-        (_vectors_for_other_chunks, "is inconsistent"),
-        (lambda g: (g / "dense.faiss").unlink(), "is damaged"),
+        (_damage("vectors.npy", lambda p: p.write_bytes(b"not a numpy file")), "is damaged"),
+        (_damage("vectors.npy", lambda p: p.write_bytes(p.read_bytes()[:-100])), "is damaged"),
+        (_damage("vectors.npy", _rows_dropped), "is inconsistent"),
+        (_damage("vectors.npy", Path.unlink), "is damaged"),
+        (_damage("vectors.npy", _one_vector_broken), "is damaged"),
+        (_damage("ids.npy", _ids_of_other_chunks), "is inconsistent"),
+        (_damage("store.json", lambda p: p.write_text("{")), "is damaged"),
+        (_damage("dense.faiss", lambda p: p.write_bytes(b"not a faiss index")), "is damaged"),
+        (_damage("dense.faiss", lambda p: p.write_bytes(p.read_bytes()[:-100])), "is damaged"),
+        (_damage("dense.faiss", _graph_with_fewer_vectors), "is inconsistent"),
+        (_damage("dense.faiss", Path.unlink), "is damaged"),
     ],
-    ids=["garbage", "truncated", "vector-count", "missing"],
+    ids=[
+        "garbage",
+        "truncated",
+        "vector-count",
+        "missing",
+        "unreadable-vector",
+        "ids-of-other-chunks",
+        "store-layout",
+        "graph-garbage",
+        "graph-truncated",
+        "graph-count",
+        "graph-missing",
+    ],
 )
 def test_healthcheck_reads_the_vectors_and_checks_them_against_the_metadata(
     encoder: Encoder, env: dict[str, str], news_corpus: Path, tmp_path: Path, damage, problem: str
 ) -> None:
     index = tmp_path / "index"
-    make_byline(encoder, news_corpus, index).reindex()
+    service = make_byline(encoder, news_corpus, index)
+    # Every segment searched through an HNSW graph too, so that the graph is checked as well.
+    build_index(
+        load_corpus(news_corpus).articles,
+        index,
+        encoder,
+        service.chunker_settings,
+        options=BuildOptions(hnsw_threshold=1),
+    )
+    service.close()
+    generation = current_generation(index)
+    assert generation is not None
     (tmp_path / "heartbeat").write_text("1\n")
+    assert all((store / "dense.faiss").is_file() for store in _stores(generation))
     healthy = byline("healthcheck", env=env)
     assert healthy.exit_code == 0 and "healthy" in healthy.stdout, healthy.stderr
 
-    damage(current_generation(index))
+    damage(generation)
     unhealthy = byline("healthcheck", env=env)
-    assert unhealthy.exit_code == 1
-    assert unhealthy.stderr.startswith(f"unhealthy: The index at {current_generation(index)} {problem}")
+    assert unhealthy.exit_code == 1, unhealthy.stderr
+    lines = unhealthy.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"unhealthy: The index at {current_generation(index)} {problem} ("
+    ), lines
 
 
 def test_ask_with_a_corpus_brings_the_index_up_to_date_with_it_first(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.question_text import QuestionError, clean_context, clean_question
+from bot.question_text import QuestionError, clean_context, clean_question, without_emphasis
 from bot.service import Byline
 
 LIMIT = 1000
@@ -174,3 +174,15 @@ def test_byline_ask_with_undecodable_bytes_exits_2_with_one_line(tmp_path: Path)
     assert stderr.strip().splitlines() == [
         "error: That question is not valid text: character 16 is an undecodable byte or a lone surrogate (U+DCFF)."
     ]
+
+
+@pytest.mark.parametrize(
+    ("asked", "searched"),
+    [
+        ("What did **Baqeri** _propose_?", "What did Baqeri propose?"),
+        ("Did ~~Apple~~ `Nvidia` ***really*** say that?", "Did Apple Nvidia really say that?"),
+        ("What is snake_case_name or 2*3*4?", "What is snake_case_name or 2*3*4?"),
+    ],
+)
+def test_emphasis_markers_are_not_searched_for(asked: str, searched: str) -> None:
+    assert without_emphasis(asked) == searched

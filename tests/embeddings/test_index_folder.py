@@ -18,7 +18,7 @@ from embeddings.index_folder import IndexDiskFullError, IndexLocationError
 from embeddings.indexer import build_index
 from embeddings.store import CURRENT_FILE, current_generation, open_index
 from tests.conftest import front_matter_article, make_byline, write_corpus
-from tests.filesystems import fill, read_only, small_disk
+from tests.filesystems import fill, held_open, read_only, small_disk
 
 SETTINGS = ChunkerSettings(max_tokens=128, overlap_tokens=24)
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
@@ -92,6 +92,7 @@ def test_a_read_only_index_answers_and_building_into_it_says_it_cannot_be_writte
         with pytest.raises(IndexLocationError, match=r"\(BYLINE_INDEX_PATH\) cannot be written \(") as raised:
             byline.reindex()
         assert raised.value.remedy is Remedy.NONE
+        byline.close()  # the served index's files are memory-mapped: let go of them before unmounting
     assert current_generation(index) == served and leftovers(index) == before
 
 
@@ -116,12 +117,16 @@ def test_a_full_disk_mid_build_says_so_and_the_last_index_keeps_serving(
         assert "The last complete index is still served." in message and "\n" not in message
         assert current_generation(index) == served
         assert leftovers(index) == before, "no half-written generation or pointer is left behind"
-        assert len(open_index(index, encoder.model_name, SETTINGS).articles) == 4
+        assert held_open(disk) == [], "the failed build closed every file it opened"
+        with open_index(index, encoder.model_name, SETTINGS) as snapshot:  # closed: the disk is unmounted after
+            assert len(snapshot.articles) == 4
 
         filler.unlink()
         report = build(encoder, news_corpus, index)
         assert current_generation(index) == index / "generations" / report.generation
-        assert len(open_index(index, encoder.model_name, SETTINGS).articles) == report.articles
+        with open_index(index, encoder.model_name, SETTINGS) as snapshot:
+            assert len(snapshot.articles) == report.articles
+        assert held_open(disk) == []
 
 
 KILLED_BEFORE_THE_POINTER_IS_REPLACED = """

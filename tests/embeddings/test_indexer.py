@@ -74,7 +74,7 @@ def test_incremental_reindex_embeds_only_what_changed(encoder: Encoder, news_cor
 
     snapshot = open_index(index, encoder.model_name, SETTINGS)
     assert set(snapshot.articles) == {"iran-iraq-border-security-2023-12-06", "chip-exports", "chip-earnings", "new"}
-    assert snapshot.dense.ntotal == len(snapshot.chunks) == third.chunks
+    assert snapshot.vector_count() == len(snapshot.chunks) == third.chunks
     assert not any(c.article_id == "rugby-final" for c in snapshot.chunks)
     # The generation served before stays for readers that were loading it; older ones are gone.
     assert {p.name for p in (index / "generations").iterdir()} == {first.generation, third.generation}
@@ -112,7 +112,7 @@ def test_index_built_with_another_model_or_chunking_is_refused(
         open_index(index, encoder.model_name, SETTINGS)
 
 
-@pytest.mark.parametrize("damage", ["faiss", "sqlite", "manifest", "pointer", "vector-count"])
+@pytest.mark.parametrize("damage", ["vectors", "bm25", "sqlite", "manifest", "pointer", "vector-count"])
 def test_corrupt_index_is_reported_and_rebuilt(
     encoder: Encoder, news_corpus: Path, tmp_path: Path, damage: str
 ) -> None:
@@ -120,16 +120,19 @@ def test_corrupt_index_is_reported_and_rebuilt(
     build(encoder, news_corpus, index)
     generation = current_generation(index)
     assert generation is not None
-    if damage == "faiss":
-        (generation / "dense.faiss").write_bytes(b"not a faiss index")
+    (segment,) = (generation / "segments").iterdir()
+    if damage == "vectors":
+        (segment / "vectors" / "vectors.npy").write_bytes(b"not a vector file")
+    elif damage == "bm25":
+        (segment / "bm25" / "data.csc.index.npy").write_bytes(b"not an array")
     elif damage == "sqlite":
-        (generation / "metadata.sqlite").write_bytes(b"garbage" * 100)
+        (segment / "chunks.sqlite").write_bytes(b"garbage" * 100)
     elif damage == "manifest":
         (generation / "manifest.json").write_text("{broken")
     elif damage == "pointer":
         (index / CURRENT_FILE).write_text("../../etc")
     else:
-        with sqlite3.connect(generation / "metadata.sqlite") as db:
+        with sqlite3.connect(segment / "chunks.sqlite") as db:
             db.execute("DELETE FROM chunks WHERE row = 0")
     with pytest.raises(IndexCorruptError) as raised:
         open_index(index, encoder.model_name, SETTINGS)
@@ -137,7 +140,7 @@ def test_corrupt_index_is_reported_and_rebuilt(
     report = build(encoder, news_corpus, index)
     assert len(report.added) == 4
     assert report.chunks_embedded == 0, "vectors come from the embedding cache"
-    assert open_index(index, encoder.model_name, SETTINGS).dense.ntotal == report.chunks
+    assert open_index(index, encoder.model_name, SETTINGS).vector_count() == report.chunks
 
 
 def test_a_build_that_fails_halfway_leaves_the_old_index_serving(
@@ -209,7 +212,7 @@ def test_killed_index_process_leaves_the_old_index_intact(encoder: Encoder, news
 
     assert current_generation(index) == served
     snapshot = open_index(index, encoder.model_name, SETTINGS)
-    assert len(snapshot.articles) == 4 and snapshot.dense.ntotal == len(snapshot.chunks)
+    assert len(snapshot.articles) == 4 and snapshot.vector_count() == len(snapshot.chunks)
     report = build(encoder, news_corpus, index)
     assert len(report.added) == 6 and report.chunks_embedded < report.chunks - len(snapshot.chunks)
     assert {p.name for p in (index / "generations").iterdir()} == {served.name, report.generation}

@@ -8,6 +8,8 @@ longer.
 
 from __future__ import annotations
 
+import ast
+import gc
 import json
 import os
 import subprocess
@@ -15,9 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from corpus.readers import load_corpus
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
+from embeddings.files import load_npy, write_npy
 from embeddings.indexer import build_index
 from embeddings.store import open_index
 from tests.conftest import front_matter_article, write_corpus
@@ -27,6 +32,7 @@ REBUILDS = int(os.environ.get("BYLINE_STRESS_REBUILDS", "4"))
 READER_THREADS = 2
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 WAIT = 120  # seconds; only a safety net against a hang, never asserted on
+PAUSE = 2  # seconds a paused reader waits for another to read (never asserted on)
 
 READER_PROCESS = """
 import json, sys
@@ -121,3 +127,74 @@ def _update(n: int) -> str:
         "2023-11-20",
         [f"The council published update number {n} on the harbour wall repairs."],
     )
+
+
+def test_a_thread_reads_npy_files_while_another_is_paused_inside_reading_a_header(tmp_path: Path) -> None:
+    """CPython 3.11's AST constructor keeps its recursion depth in state all threads share
+    (python/cpython#106905), and numpy parses .npy headers with ast.literal_eval: a thread that parses
+    while another is paused mid-parse made the paused one fail with "AST constructor recursion depth
+    mismatch". Here the pause is forced: a garbage collection inside the first thread's parse runs a
+    finalizer that waits for the second thread to read a .npy file."""
+    path = tmp_path / "array.npy"
+    write_npy(path, np.arange(12, dtype=np.float32).reshape(3, 4))
+    first_paused, second_done, finished = threading.Event(), threading.Event(), threading.Event()
+    first: list[int] = []
+    errors: list[str] = []
+
+    class Cycle:
+        """Garbage only the cyclic collector frees, whose finalizer pauses the first thread mid-parse."""
+
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            if finished.is_set() or first_paused.is_set():
+                return
+            if first and threading.get_ident() == first[0] and _inside_ast_parse():
+                first_paused.set()
+                second_done.wait(PAUSE)  # with the fix the second thread waits for this one instead
+            else:
+                Cycle()  # not there yet: leave garbage for the next collection
+
+    def read(depth: int = 0) -> None:
+        if depth:  # the two threads parse at different stack depths, as real threads do
+            return read(depth - 1)
+        try:
+            assert load_npy(path).shape == (3, 4)
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}")
+
+    def read_first() -> None:
+        first.append(threading.get_ident())
+        Cycle()
+        read()
+
+    def read_second() -> None:
+        try:
+            read(depth=8)
+        finally:
+            second_done.set()
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1)  # collect at (nearly) every allocation, so one happens inside the parse
+    try:
+        paused = threading.Thread(target=read_first)
+        paused.start()
+        assert first_paused.wait(WAIT), "no collection ran inside the header's parse"
+        reader = threading.Thread(target=read_second)
+        reader.start()
+        paused.join(WAIT)
+        reader.join(WAIT)
+    finally:
+        finished.set()
+        gc.set_threshold(*thresholds)
+    assert errors == []
+
+
+def _inside_ast_parse() -> bool:
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code is ast.parse.__code__:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False

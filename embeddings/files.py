@@ -1,0 +1,119 @@
+"""Durable writes of index files: each file flushed and fsynced, so a crash leaves whole files or none."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# numpy parses each .npy header with ast.literal_eval, and CPython 3.11's AST constructor keeps its
+# recursion depth in state shared by all threads (python/cpython#106905): a thread that starts parsing
+# while another is paused mid-parse (a garbage collection running a finalizer lets threads switch there)
+# makes the paused one fail with "SystemError: AST constructor recursion depth mismatch". So Byline's
+# threads read .npy files (and bm25s indexes, which are .npy files) one at a time: reading a header and
+# mapping the file takes microseconds.
+NPY_READS = threading.RLock()
+
+
+class FilesDisagreeError(ValueError):
+    """Files of an index that each read fine but do not agree (counts, ids, dimensions)."""
+
+
+def write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    """`array` as a .npy file (np.load reads it memory-mapped)."""
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def load_npy(path: Path, mmap: bool = True) -> np.ndarray:
+    """A .npy file memory-mapped read-only, or (mmap=False) read whole. OSError when it cannot be read,
+    ValueError when it is not a .npy file of plain numbers."""
+    try:
+        with NPY_READS:
+            if mmap:
+                return np.asarray(np.lib.format.open_memmap(path, mode="r"))
+            with open(path, "rb") as handle:
+                return np.lib.format.read_array(handle, allow_pickle=False)
+    except ValueError as error:
+        raise ValueError(f"{path.name} cannot be read ({error})") from error
+
+
+def load_json(path: Path) -> Any:
+    """A JSON file's value (OSError when it cannot be read, ValueError naming it when it is not JSON)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{path.name} cannot be read ({error})") from error
+
+
+def fsync_tree(folder: Path) -> None:
+    """fsync every file under `folder` (written by a library that does not), then the folders."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+    for path in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        fsync_dir(path)
+
+
+def fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Give `target` the files of `source` (a finished, never-changed folder) as hard links, copying only
+    where the file system cannot link. Costs no disk space and no time proportional to the data."""
+    target.mkdir()
+    for path in source.iterdir():
+        destination = target / path.name
+        if path.is_dir():
+            link_tree(path, destination)
+            continue
+        try:
+            os.link(path, destination)
+        except OSError as error:
+            if error.errno in _CANNOT_LINK:
+                shutil.copy2(path, destination)
+            else:
+                raise
+
+
+_CANNOT_LINK = {getattr(__import__("errno"), name) for name in ("EXDEV", "EPERM", "ENOTSUP", "EMLINK", "EOPNOTSUPP")}
+
+
+@contextmanager
+def removed_on_failure(path: Path) -> Iterator[None]:
+    """Remove `path` (a file or a folder) if the block fails, so no half-written file stays behind."""
+    try:
+        yield
+    except BaseException:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with suppress(OSError):
+                path.unlink()
+        raise
