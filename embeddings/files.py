@@ -73,11 +73,12 @@ def fsync_tree(folder: Path) -> None:
             finally:
                 os.close(descriptor)
     for path in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
-        fsync_dir(path)
+        fsync_path(path)
 
 
-def fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Make a file's data, or a folder's entries, durable."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

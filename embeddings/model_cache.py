@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from embeddings.files import fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,11 @@ def _write_manifest(folder: Path) -> None:
     sizes = {}
     for path in sorted(folder.iterdir()):
         if path.is_file():
-            _fsync(path)
+            fsync_path(path)
             sizes[path.name] = path.stat().st_size
     manifest = folder / MANIFEST
     manifest.write_text(json.dumps({"files": sizes}, indent=2), encoding="utf-8")
-    _fsync(manifest)
+    fsync_path(manifest)
 
 
 def _checked(entry: Path) -> Path:
@@ -112,11 +113,3 @@ def _checked(entry: Path) -> Path:
         if not path.is_file() or path.stat().st_size != size:
             raise DamagedEntryError(f"{name} is missing or not {size} bytes")
     return entry
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -45,7 +45,7 @@ from corpus.models import Article
 from embeddings.chunking import Chunk, ChunkerSettings
 from embeddings.files import (
     FilesDisagreeError,
-    fsync_dir,
+    fsync_path,
     link_tree,
     load_npy,
     removed_on_failure,
@@ -437,10 +437,10 @@ def write_generation(
         write_npy(building / "removed.npy", np.asarray(plan.removed_ids, dtype=np.int64))
         final_manifest = Manifest(**{**asdict(manifest), "segments": entries})
         write_file(building / "manifest.json", json.dumps(asdict(final_manifest), indent=2).encode("utf-8"))
-        fsync_dir(building)
+        fsync_path(building)
         final = generations / name
         building.rename(final)
-        fsync_dir(generations)
+        fsync_path(generations)
     return final
 
 
@@ -452,7 +452,7 @@ def serve_generation(index_path: Path, generation: Path) -> None:
     with writing_to(index_path), removed_on_failure(temporary):
         write_file(temporary, (generation.name + "\n").encode("utf-8"))
         os.replace(temporary, index_path / CURRENT_FILE)
-        fsync_dir(index_path)
+        fsync_path(index_path)
     remove_leftovers(index_path)
     for folder in _generation_folders(index_path):
         if folder.name not in (generation.name, replaced):
