@@ -150,18 +150,21 @@ class HybridSearcher:
             near = tuple((day_of(d) - 1, day_of(d) + 1) for d in hints.days)
             filters.append(where.narrowed(day_ranges=near))
         k = config.candidates or self.snapshot.rows
-        found = [self._dense_rows(vector, k, f) for f in filters]
+        found = self._dense_rows(vector, k, filters)
         found += [self._lexical_rows(lexical, k, f) for f in filters]
         return np.unique(np.concatenate(found))
 
-    def _dense_rows(self, vector: np.ndarray, k: int, where: RowFilter) -> np.ndarray:
+    def _dense_rows(self, vector: np.ndarray, k: int, filters: list[RowFilter]) -> list[np.ndarray]:
+        """The top-k rows of the dense side under each filter."""
         if self.shared is not None:
-            return self._shared_rows(vector, k, where)
-        rows = []
+            return [self._shared_rows(vector, k, where) for where in filters]
+        rows: list[list[np.ndarray]] = [[] for _ in filters]
         for start, segment in zip(self.snapshot.starts, self.snapshot.segments):
-            local, _ = segment.store.search_rows(vector, k, segment.store.allowed(where))
-            rows.append(local + start)
-        return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+            store = segment.store
+            found = store.search_rows_many(vector, k, [store.allowed(where) for where in filters])
+            for mine, (local, _) in zip(rows, found):
+                mine.append(local + start)
+        return [np.concatenate(mine) if mine else np.zeros(0, dtype=np.int64) for mine in rows]
 
     def _shared_rows(self, vector: np.ndarray, k: int, where: RowFilter) -> np.ndarray:
         """Top-k from the shared store, limited to this generation's ids: newer ones (a build in progress)
