@@ -51,6 +51,9 @@ class Answer(BaseModel):
     refused: bool
     citations: list[Citation] = []
     passages: list[Passage] = []
+    # What the question asks about that no source covers: on a refusal, the sources and names absent from
+    # the evidence ("Bloomberg"); on an answer, the parts of a multi-part question no cited sentence answers.
+    not_covered: list[str] = []
 
 
 def answer_record(answer: Answer, question_id: str | None = None) -> dict:

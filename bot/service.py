@@ -15,10 +15,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.answer import AnswerComposer, ComposerConfig, conversation_query
+from bot.answer import (
+    AnswerComposer,
+    AskedPart,
+    ComposerConfig,
+    conversation_query,
+    not_covered_answer,
+    to_passage,
+)
 from bot.answer_model import Answer
+from bot.coverage import asked_names, check_coverage, unmentioned
+from bot.parts import question_parts
 from bot.question_text import QuestionError, clean_context, clean_question
+from bot.retrieval import RetrievalConfig, find_names, retrieve, searched_parts
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
+from bot.specifics import question_specifics
 from corpus.gather import gather_articles
 from corpus.library import Library
 from corpus.models import Article
@@ -78,6 +89,9 @@ class Byline:
             self.encoder,
             ComposerConfig(sentences=answer_settings.sentences, min_relevance=answer_settings.min_relevance),
         )
+        self.retrieval = RetrievalConfig()
+        self.check_specifics = True
+        self.find_names = True
         self._searcher: HybridSearcher | None = None
         self._swap_lock = threading.Lock()
 
@@ -167,15 +181,47 @@ class Byline:
         filters = self._filters(searcher, outlet, since, until, tenant)
         query = conversation_query(question, context)
         hints = searcher.analyzer.analyze(query)
+        visible = set(self._visible_outlets(searcher, tenant))
         if tenant is not None:
-            visible = set(self._visible_outlets(searcher, tenant))
-            hints = QueryHints(outlets=[o for o in hints.outlets if o in visible], days=hints.days)
-        query_vector = self.encoder.encode([query])[0]
-        results = searcher.search(
-            query, k=self.answer_settings.top_k, filters=filters, hints=hints, query_vector=query_vector
+            hints = dataclasses.replace(hints, outlets=[o for o in hints.outlets if o in visible])
+        parts = searched_parts(question_parts(question, searcher.analyzer), self.retrieval)
+        vectors = self.encoder.encode([query, *(part.text for part in parts)])
+        query_vector, part_vectors = vectors[0], vectors[1:]
+        results = retrieve(
+            searcher,
+            query,
+            parts,
+            part_vectors,
+            self.answer_settings.top_k,
+            filters,
+            hints,
+            query_vector,
+            self.retrieval,
         )
         results = [_result_for(result, tenant) for result in results]
-        return self.composer.compose(question, results, context=context, query_vector=query_vector)
+        known = [(m.start, m.end) for m in searcher.analyzer.outlet_mentions(question)]
+        known += [(m.start, m.end) for m in searcher.analyzer.author_mentions(question)]
+        specifics = question_specifics(question, known)
+        if self.check_specifics:
+            known_source = lambda name: bool(searcher.analyzer.indexed_sources(name))  # noqa: E731
+            coverage = check_coverage(specifics, results, known_source)
+            if coverage.missing_names and not coverage.missing_sources and self.find_names:
+                missing = unmentioned(asked_names(specifics), results)
+                results = find_names(searcher, missing, results, self.answer_settings.top_k, filters, hints, query_vector)
+                results = [_result_for(result, tenant) for result in results]
+                coverage = check_coverage(specifics, results, known_source)
+            if not coverage.complete:
+                return not_covered_answer(question, coverage, [to_passage(r) for r in results])
+        asked = [
+            AskedPart(
+                text=part.text,
+                vector=vector,
+                names=tuple(m.key for m in specifics.names + specifics.numbers if part.start <= m.start < part.end),
+                outlets=tuple(part.outlets),
+            )
+            for part, vector in zip(parts, part_vectors)
+        ]
+        return self.composer.compose(question, results, context=context, query_vector=query_vector, parts=asked)
 
     def clean_question(self, question: str) -> str:
         """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""
