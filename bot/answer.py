@@ -9,7 +9,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from bot.answer_model import AlsoInRef, Answer, Citation, Passage
+from bot.answer_model import AlsoInRef, Answer, AnswerSentence, Citation, Passage
 from bot.coverage import Coverage
 from corpus.models import Article
 from embeddings.encoder import Encoder
@@ -63,6 +63,7 @@ def article_ref(article: Article) -> dict:
         "article_id": article.id,
         "title": article.title,
         "outlet": article.outlet,
+        "author": article.author,
         "published": article.published,
         "url": article.url,
         "also_in": [
@@ -92,7 +93,11 @@ def _listed(names: list[str]) -> str:
 
 def not_covered_answer(question: str, coverage: Coverage, passages: list[Passage]) -> Answer:
     return Answer(
-        question=question, text=not_covered_text(coverage), refused=True, passages=passages, not_covered=coverage.missing
+        question=question,
+        text=not_covered_text(coverage),
+        refused=True,
+        passages=passages,
+        not_covered=coverage.missing,
     )
 
 
@@ -135,13 +140,14 @@ class AnswerComposer:
         chosen, uncovered = self._choose_for_parts(question, query_vector, candidates, parts)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
-        text, citations = _cite(chosen)
+        text, cited, citations = _cite(chosen)
         return Answer(
             question=question,
             text=text,
             refused=False,
             citations=citations,
             passages=passages,
+            sentences=cited,
             not_covered=[part.text for part in uncovered],
         )
 
@@ -275,15 +281,19 @@ def _share_named(names: Sequence[str], text: str) -> float:
     return sum(name in lowered for name in names) / len(names)
 
 
-def _cite(chosen: list[_Candidate]) -> tuple[str, list[Citation]]:
+def _cite(chosen: list[_Candidate]) -> tuple[str, list[AnswerSentence], list[Citation]]:
     """Number the articles in order of first use; each article's excerpt is its cited sentences in order."""
     numbers: dict[str, int] = {}
     for candidate in chosen:
         numbers.setdefault(candidate.article_id, len(numbers) + 1)
-    sentences = [f"{candidate.text} [{numbers[candidate.article_id]}]" for candidate in chosen]
+    sentences = [
+        AnswerSentence(text=c.text, n=numbers[c.article_id], article_id=c.article_id, start=c.start, end=c.end)
+        for c in chosen
+    ]
     citations = []
     for article_id, n in numbers.items():
-        mine = sorted((c for c in chosen if c.article_id == article_id), key=lambda c: c.start)
-        excerpt = EXCERPT_JOINER.join(c.text for c in mine)
-        citations.append(Citation(n=n, excerpt=excerpt, **article_ref(mine[0].result.article)))
-    return " ".join(sentences), citations
+        mine = sorted((s for s in sentences if s.article_id == article_id), key=lambda s: s.start)
+        article = next(c.result.article for c in chosen if c.article_id == article_id)
+        excerpt = EXCERPT_JOINER.join(s.text for s in mine)
+        citations.append(Citation(n=n, excerpt=excerpt, sentences=mine, **article_ref(article)))
+    return " ".join(f"{s.text} [{s.n}]" for s in sentences), sentences, citations

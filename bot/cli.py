@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from tqdm import tqdm
 
-from bot.answer_model import answer_record
+from bot.answer_model import answer_record, source_name
 from bot.cli_ingest import CliHelpers
 from bot.cli_ingest import register as register_ingest_commands
 from bot.evaluation import RetrievalMetrics, gold_excerpts, read_questions
@@ -136,6 +136,7 @@ def index(corpus: Path | None = CorpusOption, index: Path | None = IndexOption) 
 def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
     outlet: str | None = typer.Option(None, help="Only passages from this outlet."),
+    author: str | None = typer.Option(None, help="Only articles by this author (any case; part of a name will do)."),
     since: str | None = typer.Option(None, help="Only articles published on or after this date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, help="Only articles published on or before this date (YYYY-MM-DD)."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
@@ -149,7 +150,7 @@ def ask(
         byline.clean_question(question)
         # A corpus named here is what the answer should come from: bring the index up to date with it.
         run_index(byline, only_if_missing=corpus is None, before_answer=True)
-        answer = byline.ask(question, outlet=outlet, since=since_day, until=until_day)
+        answer = byline.ask(question, outlet=outlet, since=since_day, until=until_day, author=author)
     typer.echo(json.dumps(answer_record(answer), ensure_ascii=False) if as_json else render_answer(answer))
 
 
@@ -165,7 +166,7 @@ def sources(corpus: Path | None = CorpusOption, index: Path | None = IndexOption
         )
         for article in byline.sources():
             day = article.date_label or "undated"
-            typer.echo(f"{day}  {article.outlet or '-'}  {article.title or article.id}  [{article.id}]")
+            typer.echo(f"{day}  {source_name(article) or '-'}  {article.title or article.id}  [{article.id}]")
 
 
 @app.command("eval")
@@ -245,6 +246,19 @@ def _print_row(label: str, metrics: RetrievalMetrics) -> None:
         f"citations with gold {row['citations_with_gold']:.3f}  gold evidence cited {row['gold_cited_share']:.3f}  "
         f"refused {row['refused_answerable']:.3f}"
     )
+
+
+@app.command()
+def feedback(
+    since: str | None = typer.Option(None, help="Only votes cast or changed on or after this date (YYYY-MM-DD, UTC)."),
+    index: Path | None = IndexOption,
+) -> None:
+    """Print the 👍/👎 feedback on Discord answers as JSONL, one vote per line, in the order of their last change."""
+    with user_errors():
+        since_day = parse_day(since, "--since")
+        byline = make_byline(index=index)
+        for record in byline.answers.feedback(since_day):
+            typer.echo(json.dumps(record, ensure_ascii=False))
 
 
 @app.command()

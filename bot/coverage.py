@@ -106,4 +106,6 @@ def check_coverage(
 
 def _clean(texts: list[str]) -> list[str]:
     """As the question writes them, without a possessive ("Bloomberg's" reads "Bloomberg"), each once."""
-    return list(dict.fromkeys(_POSSESSIVE.sub("", t.replace("’", "'")) if t.endswith(("'s", "’s")) else t for t in texts))
+    return list(
+        dict.fromkeys(_POSSESSIVE.sub("", t.replace("’", "'")) if t.endswith(("'s", "’s")) else t for t in texts)
+    )

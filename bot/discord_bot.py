@@ -1,4 +1,13 @@
-"""The Discord bot: a small commands.Bot whose setup_hook loads the cogs and syncs slash commands.
+"""The Discord bot: a small commands.Bot whose setup_hook loads the cogs, registers the answers' persistent
+buttons, syncs slash commands and warms up (model and index) before the gateway connects.
+
+Warming up before connecting: discord.py runs setup_hook after logging in over HTTP and before opening
+the gateway, so no heartbeat is due while the model loads (in a worker thread, the loop stays free), and
+Discord shows the bot online only once its first answer is as fast as the next. The alternative,
+connecting first, would show an online bot whose first answers wait for the model anyway.
+
+With BYLINE_DISCORD_SHARDS set to a number above 1 or to auto, the bot is a commands.AutoShardedBot
+(`create_bot` chooses); everything else is the same.
 
 Slow work (encoding, searching, fetching, indexing) never runs on the event loop: questions go to a
 small thread pool; reindexing, feed checks and added links to a pool of their own, one job at a time
@@ -12,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -19,10 +29,13 @@ from typing import Any, ParamSpec, TypeVar
 import discord
 from discord.ext import commands, tasks
 
+from bot.answer_store import Retention
+from bot.exts.views import PERSISTENT_BUTTONS
 from bot.index_jobs import IndexJobs
 from bot.ingest import IngestService
 from bot.service import Byline
 from bot.settings import DiscordSettings, FeedsSettings, FetchSettings, load_section
+from corpus.errors import BylineError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +44,15 @@ P = ParamSpec("P")
 
 EXTENSIONS = ("bot.exts.errors", "bot.exts.questions", "bot.exts.admin", "bot.exts.feeds", "bot.exts.scheduler")
 HEARTBEAT_FILE_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """How the start-up warm-up went: None while it runs; else its seconds and the expected error that
+    kept the index from opening, if one did (the model is loaded either way)."""
+
+    seconds: float
+    error: BylineError | None = None
 
 
 class BylineBot(commands.Bot):
@@ -56,12 +78,33 @@ class BylineBot(commands.Bot):
         self.next_feed_check: datetime | None = None  # set by the feed scheduler
         self._question_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="byline-ask")
         self._index_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="byline-index")
+        self.warm_up: WarmUp | None = None  # None while the model and index load at start
+
+    @property
+    def answer_retention(self) -> Retention:
+        return Retention(days=self.settings.answers_kept_days, answers=self.settings.answers_kept)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        # Buttons under answers of any earlier run: their custom ids carry the answer's id.
+        self.add_dynamic_items(*PERSISTENT_BUTTONS)
+        await asyncio.gather(self.sync_commands(), self.warm_up_service())
         self.touch_heartbeat_file.start()
+
+    async def warm_up_service(self) -> None:
+        """Load the model and open the index off the loop, before the gateway connects."""
+        started = time.monotonic()
+        error: BylineError | None = None
+        try:
+            await self.in_question_thread(self.service.warm_up)
+        except BylineError as expected:  # e.g. no index yet: the bot serves /status and /reindex meanwhile
+            error = expected
+            log.warning("The index is not available: %s", expected)
+        except Exception:  # noqa: BLE001 - a bug, but the bot still starts (and says so in /status)
+            log.exception("Unexpected error while loading the model and the index")
+        self.warm_up = WarmUp(time.monotonic() - started, error)
+        log.info("Model and index loaded in %.1f s", self.warm_up.seconds)
 
     async def sync_commands(self) -> None:
         """Sync to the development guild when one is set (instant), otherwise globally (up to an hour)."""
@@ -108,6 +151,18 @@ class BylineBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d servers", self.user, len(self.guilds))
+
+
+class ShardedBylineBot(BylineBot, commands.AutoShardedBot):
+    """The same bot over several gateway shards (discord.py's AutoShardedBot)."""
+
+
+def create_bot(service: Byline, settings: DiscordSettings, **options: Any) -> BylineBot:
+    """The bot the settings ask for: one connection, or shards (a number, or auto: as many as Discord says)."""
+    if settings.shards == 1:
+        return BylineBot(service, settings, **options)
+    shard_count = None if settings.shards == "auto" else settings.shards
+    return ShardedBylineBot(service, settings, shard_count=shard_count, **options)
 
 
 def _ingest_from_environment(service: Byline) -> IngestService:

@@ -9,7 +9,7 @@ import signal
 import aiohttp
 import discord
 
-from bot.discord_bot import BylineBot
+from bot.discord_bot import create_bot
 from bot.service import Byline
 from bot.settings import DiscordSettings
 
@@ -23,7 +23,7 @@ def serve(service: Byline, settings: DiscordSettings) -> int:
 
 
 async def serve_until_stopped(service: Byline, settings: DiscordSettings) -> int:
-    bot = BylineBot(service, settings)
+    bot = create_bot(service, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -24,6 +24,7 @@ from bot.answer import (
     to_passage,
 )
 from bot.answer_model import Answer
+from bot.answer_store import ANSWERS_FILE, AnswerStore
 from bot.coverage import asked_names, check_coverage, unmentioned
 from bot.parts import question_parts
 from bot.question_text import QuestionError, clean_context, clean_question
@@ -38,7 +39,6 @@ from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
-from embeddings.query import QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
 
@@ -94,6 +94,8 @@ class Byline:
         self.find_names = True
         self._searcher: HybridSearcher | None = None
         self._swap_lock = threading.Lock()
+        # Answers given in Discord and their feedback, beside the embedding cache (outliving generations).
+        self.answers = AnswerStore(index_settings.index_path / ANSWERS_FILE)
 
     @property
     def corpus_path(self) -> Path:
@@ -110,6 +112,18 @@ class Byline:
                 snapshot = open_index(self.index_settings.index_path, self.encoder.model_name, self.chunker_settings)
                 self._searcher = HybridSearcher(snapshot, self.encoder)
             return self._searcher
+
+    @property
+    def index_loaded(self) -> bool:
+        """Whether the served index is open in memory (it opens on first use)."""
+        return self._searcher is not None
+
+    def warm_up(self) -> None:
+        """Load the model and open the served index now, so the first question costs what the next ones do.
+
+        The model is loaded even when the index cannot be opened (that error is raised afterwards)."""
+        self.encoder.encode(["warm-up"])
+        self.searcher().search("warm-up", k=1)
 
     def ensure_index(self, progress: ProgressCallback | None = None) -> ReindexOutcome | None:
         """Build the index if there is none yet (a fresh install); a damaged one is left to `reindex`."""
@@ -170,23 +184,25 @@ class Byline:
         until: date | None = None,
         context: str | None = None,
         tenant: str | None = None,
+        author: str | None = None,
     ) -> Answer:
         """A cited answer to `question`; `context` is an earlier question of the same conversation.
 
         `tenant` (a Discord server id) limits the answer to what that server may see: the shared articles
-        and its own; None (the command line) sees everything."""
+        and its own; None (the command line) sees everything. `outlet` and `author` name an indexed outlet
+        or author (any case; a part of the name is enough when no name matches it whole)."""
         question = self.clean_question(question)
         context = clean_context(context, self.answer_settings.max_question_chars)
         searcher = self.searcher()
-        filters = self._filters(searcher, outlet, since, until, tenant)
+        filters = self._filters(searcher, outlet, since, until, tenant, author)
         query = conversation_query(question, context)
         hints = searcher.analyzer.analyze(query)
-        visible = set(self._visible_outlets(searcher, tenant))
         if tenant is not None:
+            visible = set(self._visible_outlets(searcher, tenant))
             hints = dataclasses.replace(hints, outlets=[o for o in hints.outlets if o in visible])
         parts = searched_parts(question_parts(question, searcher.analyzer), self.retrieval)
         vectors = self.encoder.encode([query, *(part.text for part in parts)])
-        query_vector, part_vectors = vectors[0], vectors[1:]
+        query_vector, part_vectors = vectors[0], list(vectors[1:])
         results = retrieve(
             searcher,
             query,
@@ -207,7 +223,9 @@ class Byline:
             coverage = check_coverage(specifics, results, known_source)
             if coverage.missing_names and not coverage.missing_sources and self.find_names:
                 missing = unmentioned(asked_names(specifics), results)
-                results = find_names(searcher, missing, results, self.answer_settings.top_k, filters, hints, query_vector)
+                results = find_names(
+                    searcher, missing, results, self.answer_settings.top_k, filters, hints, query_vector
+                )
                 results = [_result_for(result, tenant) for result in results]
                 coverage = check_coverage(specifics, results, known_source)
             if not coverage.complete:
@@ -259,6 +277,7 @@ class Byline:
         since: date | None,
         until: date | None,
         tenant: str | None = None,
+        author: str | None = None,
     ) -> SearchFilters:
         if since and until and since > until:
             raise QuestionError(f"The start date {since} is after the end date {until}.")
@@ -269,8 +288,18 @@ class Byline:
             if not outlets:
                 known = ", ".join(visible[:20]) or "none"
                 raise QuestionError(f"No indexed outlet matches {outlet!r}. Indexed outlets: {known}.")
+        authors: tuple[str, ...] = ()
+        if author and author.strip():
+            visible_authors = self._visible_authors(searcher, tenant)
+            authors = resolve_author(author, visible_authors)
+            if not authors:
+                known = ", ".join(visible_authors[:20]) or "none"
+                raise QuestionError(f"No indexed author matches {author!r}. Indexed authors: {known}.")
         tenants = None if tenant is None else tuple(dict.fromkeys(("", tenant)))
-        return SearchFilters(outlets=outlets, since=since, until=until, tenants=tenants)
+        return SearchFilters(outlets=outlets, authors=authors, since=since, until=until, tenants=tenants)
+
+    def _visible_authors(self, searcher: HybridSearcher, tenant: str | None) -> list[str]:
+        return sorted({a.author for a in searcher.snapshot.articles.values() if a.author and a.visible_to(tenant)})
 
     @contextmanager
     def _index_folder_named(self) -> Iterator[None]:
@@ -289,6 +318,18 @@ class Byline:
                 f"BYLINE_CHUNK_TOKENS is {self.index_settings.chunk_tokens}, but the model "
                 f"{self.encoder.model_name!r} reads only {window} tokens per chunk; text past that would be ignored."
             )
+
+
+def resolve_author(name: str, authors: list[str]) -> tuple[str, ...]:
+    """The indexed authors `name` stands for: those it names whole (any case), else those whose byline
+    contains it ("bayramli" finds "Nigar Bayramli"; a byline may name several authors)."""
+    wanted = _folded(name)
+    whole = tuple(a for a in authors if _folded(a) == wanted)
+    return whole or tuple(a for a in authors if wanted in _folded(a))
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.casefold().split())
 
 
 def _article_for(article: Article, tenant: str | None) -> Article:

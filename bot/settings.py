@@ -7,7 +7,7 @@ import json
 import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -156,11 +156,34 @@ class DiscordSettings(BaseSettings):
         description="Channel where the bot posts the headlines its feed checks bring in (only those that "
         "channel's server may see); empty posts nothing.",
     )
+    shards: Literal["auto"] | int = Field(
+        1,
+        description="Gateway shards: 1 (one connection), a number, or auto (as many as Discord recommends; "
+        "needed past 2,500 servers).",
+    )
+    answers_kept_days: float = Field(
+        30,
+        gt=0,
+        description="Days an answer's buttons (More sources, feedback) keep working; older answers are forgotten.",
+    )
+    answers_kept: int = Field(
+        10_000, ge=1, description="Most answers kept for their buttons; the oldest beyond this are forgotten."
+    )
 
     @field_validator("guild_id", "announce_channel_id", mode="before")
     @classmethod
     def _empty_guild(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shard_count(cls, value: object) -> object:
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        if isinstance(value, int | str) and text.isdigit() and int(text) >= 1:
+            return int(text)
+        raise ValueError("must be auto or a number of shards (1 or more)")
 
     @field_validator("admin_role_ids", "channel_ids", mode="before")
     @classmethod

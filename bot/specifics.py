@@ -179,14 +179,16 @@ def _clause_start_word(question: str, word: str, start: int) -> bool:
 
 
 def _stands_as_source(question: str, mention: Mention) -> bool:
-    after = question[mention.end :].lstrip("\"” ")
+    after = question[mention.end :].lstrip('"” ')
     before = question[: mention.start].rstrip("'‘\"“ ")
     if _SOURCE_AFTER.match(after) and _BEFORE_SOURCE_AFTER.search(before[-20:]):
         return True
     return bool(_SOURCE_BEFORE.search(before[-60:] + " "))
 
 
-def _listed_sources(question: str, names: list[Mention], sources: list[Mention], known: list[tuple[int, int]]) -> list[Mention]:
+def _listed_sources(
+    question: str, names: list[Mention], sources: list[Mention], known: list[tuple[int, int]]
+) -> list[Mention]:
     """Sources, with the names listed after a source or a known outlet ("from X and Y")."""
     anchors = [(m.start, m.end) for m in sources] + known
     found = list(sources)

@@ -22,8 +22,6 @@ Tables:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +30,10 @@ from typing import Literal
 from corpus.dedup import SIGNATURE_FORMAT
 from corpus.errors import BylineError
 from corpus.models import AlsoIn, Article
+from corpus.sqlite_file import SqliteFile
 
 Origin = Literal["feed", "link", "upload"]
 EntryOutcome = Literal["taken", "duplicate", "failed", "removed"]
-BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -154,56 +152,18 @@ class Library:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._ready = False
-
-    # --- connections
+        self._file = SqliteFile(
+            self.path,
+            _SCHEMA,
+            "library",
+            LibraryError,
+            setup=[("INSERT OR IGNORE INTO meta VALUES ('signature_format', ?)", (SIGNATURE_FORMAT,))],
+            pragmas=["PRAGMA foreign_keys = ON"],
+        )
+        self._connect = self._file.connect
 
     def exists(self) -> bool:
-        return self.path.is_file()
-
-    @contextmanager
-    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode; with write=True, inside one BEGIN IMMEDIATE transaction."""
-        if write or not self._ready:
-            self._create()
-        try:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        except sqlite3.Error as error:
-            raise LibraryError(f"The library {self.path} cannot be opened ({error}).") from error
-        try:
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA foreign_keys = ON")
-            if not write:
-                yield db
-                return
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            raise LibraryError(f"The library {self.path} cannot be used ({error}).") from error
-        finally:
-            db.close()
-
-    def _create(self) -> None:
-        if self._ready:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            try:
-                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(_SCHEMA)
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('signature_format', ?)", (SIGNATURE_FORMAT,))
-            finally:
-                db.close()
-        except (OSError, sqlite3.Error) as error:
-            raise LibraryError(f"The library {self.path} cannot be opened ({error}).") from error
-        self._ready = True
+        return self._file.exists()
 
     # --- articles
 

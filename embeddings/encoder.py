@@ -121,6 +121,11 @@ class Encoder:
         return model
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory already (it loads on first use)."""
+        return "_model" in self.__dict__
+
+    @property
     def dimension(self) -> int:
         model = self._model
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

@@ -21,10 +21,11 @@ _NO_DAY = -(10**6)
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Only passages from these outlets (indexed names; empty means all), published in [since, until], of
-    articles belonging to these tenants (None means every tenant's; "" is the shared tenant)."""
+    """Only passages from these outlets and by these authors (indexed names; empty means all), published in
+    [since, until], of articles belonging to these tenants (None means every tenant's; "" is the shared tenant)."""
 
     outlets: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
     tenants: tuple[str, ...] | None = None
@@ -88,6 +89,7 @@ class HybridSearcher:
         articles = [snapshot.articles[c.article_id] for c in snapshot.chunks]
         self._row_article = articles
         self._row_outlet = np.array([a.outlet for a in articles], dtype=object)
+        self._row_author = np.array([a.author for a in articles], dtype=object)
         self._row_day = np.array([_day_number(a.published) for a in articles], dtype=np.int64)
         self._row_tenant = np.array([a.tenant for a in articles], dtype=object)
         self._bm25 = self._build_bm25(snapshot.chunks, articles)
@@ -202,6 +204,8 @@ class HybridSearcher:
         allowed = np.ones(len(self.snapshot.chunks), dtype=bool)
         if filters.outlets:
             allowed &= np.isin(self._row_outlet, list(filters.outlets))
+        if filters.authors:
+            allowed &= np.isin(self._row_author, list(filters.authors))
         if filters.tenants is not None:
             allowed &= np.isin(self._row_tenant, list(filters.tenants))
         if filters.since:

@@ -20,7 +20,10 @@ Gateway (``ws://127.0.0.1:PORT/``, API v10, JSON encoding, no compression)
     close 4004 otherwise) -> READY (user, application id/flags, session_id,
     ``resume_gateway_url`` = ``ws://127.0.0.1:PORT/resume``) then GUILD_CREATE for each
     configured guild (the main one, then ``other_guilds``: channels, roles, members incl. the bot member, owner_id,
-    active threads; READY echoes IDENTIFY's ``shard`` for AutoShardedClient);
+    active threads; READY echoes IDENTIFY's ``shard`` for AutoShardedClient). Shards: each IDENTIFY's
+    ``shard`` [id, count] gets its own session, whose READY and GUILD_CREATEs carry only the guilds that
+    shard owns (Discord's rule: ``(guild_id >> 22) % count``); every later event of a guild goes to the
+    session of the shard owning it (:func:`shard_of`);
     HEARTBEAT -> HEARTBEAT_ACK (every heartbeat's arrival time is
     recorded); RESUME -> replay of every event the client missed, then RESUMED (an
     unknown session gets INVALID_SESSION ``false``); REQUEST_GUILD_MEMBERS ->
@@ -33,7 +36,7 @@ Gateway (``ws://127.0.0.1:PORT/``, API v10, JSON encoding, no compression)
 
 REST (under ``http://127.0.0.1:PORT/api/v10``)
     ``GET /users/@me``, ``GET /oauth2/applications/@me``, ``GET /gateway``,
-    ``GET /gateway/bot``; ``GET``/``PUT /applications/{app}/commands`` and
+    ``GET /gateway/bot`` (recommending ``recommended_shards``); ``GET``/``PUT /applications/{app}/commands`` and
     ``/applications/{app}/guilds/{guild}/commands`` (bulk overwrite; ids kept per name);
     ``POST /interactions/{id}/{token}/callback`` (types 4, 5, 6, 7, 8, 9; ``?with_response``
     returns the interaction-callback object discord.py >= 2.5 expects); follow-ups
@@ -119,6 +122,7 @@ __all__ = [
     "discord_py_pointed_at",
     "running_bot",
     "second_guild",
+    "shard_of",
     "validate_message",
 ]
 ClientT = TypeVar("ClientT", bound=discord.Client)
@@ -235,6 +239,11 @@ class SnowflakeFactory:
         return self._last
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that receives a guild's events, by Discord's rule."""
+    return (guild_id >> 22) % shard_count
+
+
 def _iso_now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -322,6 +331,7 @@ class DiscordServerConfig:
     text_channels: dict[str, int] = field(default_factory=lambda: {"general": _fixed_id(20), "news": _fixed_id(21)})
     attachment_size_limit: int = 10 * 1024 * 1024
     other_guilds: tuple[GuildSpec, ...] = ()  # more guilds the bot is in, e.g. (second_guild(),)
+    recommended_shards: int = 1  # the "shards" GET /gateway/bot recommends (AutoShardedClient's default count)
 
     @property
     def guilds(self) -> tuple[GuildSpec, ...]:
@@ -634,8 +644,9 @@ class DiscordTestServer:
         self.interactions: dict[int, InteractionRecord] = {}
         self.attachment_files: dict[int, tuple[str, bytes, str]] = {}  # id -> (filename, data, content type)
         self.attachment_downloads: list[str] = []  # paths of attachment downloads, in order
-        self._session: GatewaySession | None = None
+        self._session: GatewaySession | None = None  # the last identified or resumed
         self._sessions: dict[str, GatewaySession] = {}
+        self._shard_sessions: dict[int, GatewaySession] = {}  # shard id -> its live session
         self._tick = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -746,6 +757,16 @@ class DiscordTestServer:
 
         return await self.wait_until(nth, timeout, f"gateway op {op} x{count}")
 
+    def heartbeat_gaps(self, since: float, until: float) -> list[float]:
+        """Times without a heartbeat between ``since`` and ``until`` (monotonic seconds), edges included.
+
+        A blocked event loop shows as a gap well above the heartbeat interval, however short the
+        window is; a window shorter than one interval gives one gap no longer than itself.
+        """
+        beats = [at for _, at in self.heartbeats if since < at < until]
+        points = [since, *beats, until]
+        return [b - a for a, b in zip(points, points[1:])]
+
     def largest_heartbeat_gap(self) -> float:
         """Largest time between consecutive heartbeats on the same connection (seconds)."""
         gaps = [b[1] - a[1] for a, b in zip(self.heartbeats, self.heartbeats[1:]) if a[0] == b[0]]
@@ -851,9 +872,14 @@ class DiscordTestServer:
         )
         self._sessions[session.id] = session
         self._session, conn.session, session.connection = session, session, conn
-        await self.dispatch("READY", self._ready_payload(session))
-        for guild in self.config.guilds:
-            await self.dispatch("GUILD_CREATE", self._guild_payload(guild))
+        self._shard_sessions[session.shard[0]] = session
+        await self._dispatch_to(session, "READY", self._ready_payload(session))
+        for guild in self._guilds_of(session):
+            await self._dispatch_to(session, "GUILD_CREATE", self._guild_payload(guild))
+
+    def _guilds_of(self, session: GatewaySession) -> list[GuildSpec]:
+        shard_id, count = session.shard
+        return [guild for guild in self.config.guilds if shard_of(guild.id, count) == shard_id]
 
     async def _resume(self, conn: GatewayConnection, data: Json) -> None:
         session = self._sessions.get(data.get("session_id") or "")
@@ -864,6 +890,7 @@ class DiscordTestServer:
             with contextlib.suppress(Exception):
                 await session.connection.ws.close(code=4000)
         self._session, conn.session = session, session
+        self._shard_sessions[session.shard[0]] = session
         last_seen = data.get("seq") or 0
         index = next((i for i, e in enumerate(session.events) if e["s"] > last_seen), len(session.events))
         while index < len(session.events):  # events dispatched meanwhile are appended and replayed too
@@ -883,10 +910,18 @@ class DiscordTestServer:
     # ------------------------------------------------------------------ gateway: control
 
     async def dispatch(self, event: str, data: Any) -> int:
-        """Send a DISPATCH to the identified client (or keep it for RESUME); returns its seq."""
+        """Send a DISPATCH to the identified client (or keep it for RESUME); returns its seq.
+
+        A guild's event goes to the session of the shard owning the guild; others to the last session."""
         session = self._session
         if session is None:
             raise RuntimeError("no client has identified yet; start the bot first")
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        if guild_id is not None:
+            session = self._shard_sessions.get(shard_of(int(guild_id), session.shard[1]), session)
+        return await self._dispatch_to(session, event, data)
+
+    async def _dispatch_to(self, session: GatewaySession, event: str, data: Any) -> int:
         session.seq += 1
         frame = {"op": Op.DISPATCH, "t": event, "s": session.seq, "d": data}
         session.events.append(frame)
@@ -959,7 +994,7 @@ class DiscordTestServer:
         return {
             "v": API_VERSION,
             "user": {**self.config.bot_user.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in self.config.guilds],
+            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in self._guilds_of(session)],
             "session_id": session.id,
             "session_type": "normal",
             "shard": session.shard,
@@ -1180,10 +1215,14 @@ class DiscordTestServer:
         values: list[str] | None = None,
         permissions: int | None = None,
         locale: str = "en-US",
+        channel_id: int | None = None,
     ) -> InteractionRecord:
-        """A user uses a component (default: a button) on message ``message_id``."""
+        """A user uses a component (default: a button) on message ``message_id``.
+
+        ``channel_id`` makes the interaction come from another channel (and its guild) than the message's,
+        as a component id replayed elsewhere would: for testing that a bot checks where a click comes from."""
         message = self.messages[message_id]
-        channel = self.channels[int(message["channel_id"])]
+        channel = self.channels[channel_id or int(message["channel_id"])]
         payload = self._interaction_payload(
             InteractionType.MESSAGE_COMPONENT, user, permissions, int(channel["guild_id"]), int(channel["id"]), locale
         )
@@ -1516,7 +1555,11 @@ class DiscordTestServer:
 
     async def _get_gateway_bot(self, req: RecordedRequest) -> Json:
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return {"url": self.gateway_url.rstrip("/"), "shards": 1, "session_start_limit": limit}
+        return {
+            "url": self.gateway_url.rstrip("/"),
+            "shards": self.config.recommended_shards,
+            "session_start_limit": limit,
+        }
 
     # ------------------------------------------------------------------ REST: commands
 

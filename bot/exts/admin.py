@@ -14,14 +14,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot import BylineBot
-from bot.exts.errors import tell
+from bot.answer_model import source_name
+from bot.discord_bot import BylineBot, WarmUp
+from bot.exts.errors import tell, user_message
 from bot.exts.views import PagedView
 from bot.index_jobs import Job
 from bot.render_discord import ACCENT, DESCRIPTION_LIMIT, safe, shorten
 from bot.render_discord_ingest import status_feed_fields
-from bot.service import ReindexOutcome
+from bot.service import IndexStatus, ReindexOutcome
 from bot.wording import counted, progress
+from corpus.errors import BylineError
 from corpus.models import Article
 from embeddings.indexer import BuildProgress
 
@@ -89,24 +91,42 @@ class Admin(commands.Cog):
         self.bot.index_jobs.check_cancelled()
         self._progress = progress
 
-    @app_commands.command(name="status", description="What is indexed, the feeds, and whether a reindex is running.")
+    @app_commands.command(
+        name="status", description="Whether Byline is ready, what is indexed, the feeds, feedback and reindexing."
+    )
     async def status(self, interaction: discord.Interaction) -> None:
         tenant = str(interaction.guild_id or "")
-        status = await self.bot.in_question_thread(self.bot.service.status, tenant=tenant)
+        embed = discord.Embed(title="Byline status", colour=ACCENT)
+        status: IndexStatus | None = None
+        try:
+            status = await self.bot.in_question_thread(self.bot.service.status, tenant=tenant)
+        except BylineError as error:  # the bot still answers /status (and /reindex) without an index
+            embed.add_field(name="Ready", value=_readiness(self.bot.warm_up, error), inline=False)
+        else:
+            embed.add_field(name="Ready", value=_readiness(self.bot.warm_up, None), inline=False)
+            embed.add_field(name="Articles", value=f"{status.articles:,}")
+            embed.add_field(name="Chunks", value=f"{status.chunks:,}")
+            embed.add_field(name="Outlets", value=f"{status.outlets:,}")
+            embed.add_field(name="Model", value=shorten(safe(status.model), 1024), inline=False)
+            embed.add_field(name="Index built", value=status.built_at, inline=False)
         ingest = self.bot.ingest
         overview = await self.bot.in_question_thread(ingest.overview, tenant) if ingest is not None else None
-        embed = discord.Embed(title="Byline status", colour=ACCENT)
-        embed.add_field(name="Articles", value=f"{status.articles:,}")
-        embed.add_field(name="Chunks", value=f"{status.chunks:,}")
-        embed.add_field(name="Outlets", value=f"{status.outlets:,}")
-        embed.add_field(name="Model", value=shorten(safe(status.model), 1024), inline=False)
-        embed.add_field(name="Index built", value=status.built_at, inline=False)
         scheduled = ingest is not None and ingest.feeds_settings.interval_minutes > 0
-        for name, value in status_feed_fields(overview, status.newest_article, self.bot.next_feed_check, scheduled):
+        newest = status.newest_article if status else None
+        for name, value in status_feed_fields(overview, newest, self.bot.next_feed_check, scheduled):
             embed.add_field(name=name, value=value)
+        embed.add_field(name="Feedback", value=await self._feedback_counts(tenant))
         running = self.bot.index_jobs.running(interaction.guild_id)
         embed.add_field(name="Reindex running", value=f"Yes: {safe(running)}" if running else "No", inline=False)
         await interaction.response.send_message(embed=embed)
+
+    async def _feedback_counts(self, tenant: str) -> str:
+        """This server's 👍 and 👎 votes on answers."""
+        try:
+            counts = await self.bot.in_question_thread(self.bot.service.answers.counts, tenant)
+        except BylineError as error:
+            return shorten(safe(f"unavailable: {error}"), 1024)
+        return f"👍 {counts.up:,} · 👎 {counts.down:,}"
 
     @app_commands.command(name="sources", description="The indexed articles, newest first.")
     async def sources(self, interaction: discord.Interaction) -> None:
@@ -128,11 +148,20 @@ class Admin(commands.Cog):
         await interaction.response.send_message(embed=render(0), view=view)
 
 
+def _readiness(warm_up: WarmUp | None, error: BylineError | None) -> str:
+    """Loading (the model and index load before the bot connects, so seldom seen), ready, or why not."""
+    if warm_up is None:
+        return "Not yet: loading the model and the index…"
+    if error is not None:
+        return shorten(f"No: the index is unavailable. {safe(user_message(error) or str(error))}", 1024)
+    return f"Yes: the model and the index were loaded at start ({warm_up.seconds:.1f} s)"
+
+
 def _source_line(article: Article) -> str:
     title = shorten(safe(article.title or article.id), 150)
     headline = f"[{title}](<{article.url}>)" if article.url.startswith(("https://", "http://")) else title
-    outlet = safe(article.outlet) if article.outlet else "Unknown outlet"
-    return f"`{article.date_label or 'undated'}` {headline} — {outlet}"
+    details = " · ".join(safe(part) for part in dict.fromkeys((source_name(article), article.author.strip())) if part)
+    return f"`{article.date_label or 'undated'}` {headline}" + (f" — {details}" if details else "")
 
 
 def _progress_line(build: BuildProgress) -> str:

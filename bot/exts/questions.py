@@ -9,10 +9,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answer_model import Answer
+from bot.answer_store import AnswerStoreError
 from bot.discord_bot import BylineBot
 from bot.discord_text import plain_question
 from bot.exts.errors import APOLOGY, REPLY_FAILURES, tell, user_message
-from bot.exts.views import AnswerView
+from bot.exts.views import answer_view
 from bot.render_discord import answer_embed, plain, shorten
 from bot.settings import parse_day
 
@@ -46,6 +47,7 @@ class Questions(commands.Cog):
     @app_commands.describe(
         question="Your question, e.g. What did Baqeri propose?",
         outlet="Only use articles from this outlet",
+        author="Only use articles by this author (part of the name will do)",
         since="Only articles published on or after this date (YYYY-MM-DD)",
         until="Only articles published on or before this date (YYYY-MM-DD)",
     )
@@ -54,6 +56,7 @@ class Questions(commands.Cog):
         interaction: discord.Interaction,
         question: str,
         outlet: str | None = None,
+        author: str | None = None,
         since: str | None = None,
         until: str | None = None,
     ) -> None:
@@ -69,15 +72,32 @@ class Questions(commands.Cog):
             await tell(interaction, f"You're asking quickly: try again in {wait:.0f} s.")
             return
         await interaction.response.defer(thinking=True)
+        tenant = str(interaction.guild_id or "")  # this server's articles and the shared ones only
         answer = await self.bot.in_question_thread(
             self.bot.service.ask,
             question,
             outlet=outlet,
             since=since_day,
             until=until_day,
-            tenant=str(interaction.guild_id or ""),  # this server's articles and the shared ones only
+            tenant=tenant,
+            author=author,
         )
-        await interaction.followup.send(embed=answer_embed(answer), view=AnswerView(answer), wait=True)
+        options = {"outlet": outlet, "author": author, "since": since, "until": until}
+        view = await self._kept_answer_view(answer, tenant, options)
+        await interaction.followup.send(embed=answer_embed(answer), view=view, wait=True)
+
+    async def _kept_answer_view(self, answer: Answer, tenant: str, options: dict[str, str | None]) -> discord.ui.View:
+        """The answer's buttons, once the answer is kept for them; none when it cannot be kept (a read-only
+        index folder, say): buttons that could only fail are worse than none (MISSING: no view)."""
+        given = {name: value for name, value in options.items() if value}
+        try:
+            await self.bot.in_question_thread(
+                self.bot.service.answers.save, answer, tenant, given, self.bot.answer_retention
+            )
+        except AnswerStoreError as error:
+            log.warning("Answer %s sent without buttons: %s", answer.answer_id, error)
+            return discord.utils.MISSING
+        return answer_view(answer)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -118,10 +138,11 @@ class Questions(commands.Cog):
             answer: Answer = await self.bot.in_question_thread(
                 self.bot.service.ask, question, context=context, tenant=str(message.guild.id)
             )
+        view = await self._kept_answer_view(answer, str(message.guild.id), {"context": context})
         if thread is None and not in_own_thread:
-            await message.reply(embed=answer_embed(answer), view=AnswerView(answer), mention_author=False)
+            await message.reply(embed=answer_embed(answer), view=view, mention_author=False)
         else:
-            await where.send(embed=answer_embed(answer), view=AnswerView(answer))
+            await where.send(embed=answer_embed(answer), view=view)
 
     async def _start_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
         """A thread started from the question, or None where there can be none: the answer then replies in

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.answer import NO_COVERAGE
-from bot.service import Byline, QuestionError
+from bot.answer_model import Answer, answer_record
+from bot.service import Byline, QuestionError, resolve_author
 from embeddings.encoder import Encoder
 from embeddings.store import IndexMissingError
 from tests.conftest import make_byline
@@ -37,8 +40,6 @@ def test_every_sentence_carries_a_citation_of_a_listed_source(news_byline: Bylin
     answer = news_byline.ask("What did Nvidia say about export restrictions to China?")
     assert not answer.refused
     numbers = {c.n for c in answer.citations}
-    import re
-
     markers = re.findall(r"\[(\d+)\]", answer.text)
     assert markers and {int(m) for m in markers} == numbers
     assert {c.article_id for c in answer.citations} <= {"chip-exports", "chip-earnings"}
@@ -131,3 +132,55 @@ def test_asking_before_any_index_exists_says_how_to_build_it(
         byline.ask("What did Baqeri propose?")
     assert byline.ensure_index() is not None
     assert byline.ask("What did Baqeri propose?").citations
+
+
+def test_the_answer_records_each_sentence_with_its_source_and_span(news_byline: Byline) -> None:
+    answer = news_byline.ask("What did Baqeri propose?")
+    assert re.fullmatch(r"[0-9a-f]{16}", answer.answer_id)
+    assert answer.sentences and answer.text == " ".join(f"{s.text} [{s.n}]" for s in answer.sentences)
+    articles = news_byline.searcher().snapshot.articles
+    for sentence in answer.sentences:
+        citation = answer.citation(sentence.n)
+        assert citation is not None and citation.article_id == sentence.article_id
+        assert articles[sentence.article_id].body[sentence.start : sentence.end] == sentence.text
+    for citation in answer.citations:
+        assert citation.excerpt == " … ".join(s.text for s in citation.sentences)
+        assert [s.start for s in citation.sentences] == sorted(s.start for s in citation.sentences)
+    seed = answer.citation(1)
+    assert seed is not None and seed.author == "Nigar Bayramli"
+    assert Answer.model_validate_json(answer.model_dump_json()).answer_id == answer.answer_id
+
+
+def test_ask_json_keeps_its_fields_and_adds_the_answer_id_sentences_and_authors(news_byline: Byline) -> None:
+    answer = news_byline.ask("What did Baqeri propose?")
+    record = json.loads(json.dumps(answer_record(answer, "q1")))
+    assert set(record) == {"id", "question", "passages", "answer"}
+    assert {"text", "refused", "citations", "answer_id", "sentences"} == set(record["answer"])
+    citation = record["answer"]["citations"][0]
+    assert {"n", "article_id", "excerpt", "outlet", "url", "also_in", "author", "sentences"} <= set(citation)
+    assert {"text", "article_id", "score", "outlet", "url", "author", "start", "end"} <= set(record["passages"][0])
+
+
+def test_more_sources_are_the_retrieved_passages_that_quote_no_cited_sentence(news_byline: Byline) -> None:
+    answer = news_byline.ask("What did Baqeri propose?")
+    cited = [s.text for s in answer.sentences]
+    quoting = [p for p in answer.passages if any(text in p.text for text in cited)]
+    assert quoting, "the passages the answer quotes were retrieved"
+    rest = answer.uncited_passages()
+    assert rest and not any(text in p.text for p in rest for text in cited)
+    assert len(rest) == len(answer.passages) - len(quoting)
+
+
+def test_a_refusal_offers_no_more_sources(news_byline: Byline) -> None:
+    answer = news_byline.ask("What recipe won the Great British Bake Off in 2019?")
+    assert answer.refused and answer.passages and answer.uncited_passages() == []
+
+
+def test_author_filter_takes_any_case_or_part_of_the_name(news_byline: Byline) -> None:
+    for name in ("Nigar Bayramli", "nigar bayramli", "bayramli"):
+        answer = news_byline.ask("What was discussed?", author=name)
+        assert {p.article_id for p in answer.passages} == {SEED_ID}, name
+    with pytest.raises(QuestionError, match=r"No indexed author matches 'Nobody'\. Indexed authors: Nigar Bayramli\."):
+        news_byline.ask("What was discussed?", author="Nobody")
+    assert resolve_author("ann lee", ["Ann Lee", "Ann Leeds", "Joanne Leek"]) == ("Ann Lee",)
+    assert resolve_author("lee", ["Ann Lee", "Ann Leeds", "Bob Smith"]) == ("Ann Lee", "Ann Leeds")

@@ -306,3 +306,33 @@ def test_healthcheck_needs_a_fresh_heartbeat_and_a_loadable_index(user_env: dict
     stale = byline("healthcheck", env=env)
     assert_exit(stale, 1)
     assert "not connected" in stale.stderr
+
+
+def test_ask_shows_each_sentence_once_with_the_byline_and_filters_by_author(user_env: dict[str, str]) -> None:
+    shown = byline("ask", "What did Baqeri propose?", env=user_env)
+    assert_exit(shown, 0)
+    answer, sources = shown.stdout.split("\nSources\n")
+    assert "[1]" in answer and "Unknown outlet" not in shown.stdout
+    assert sources.splitlines()[0] == (
+        "[1] Iran, Iraq Discuss Border Security, Military Cooperation — Nigar Bayramli · 2023-12-06"
+    ), "the seed names no outlet and no address: its author stands in, once"
+    record = json.loads(
+        byline("ask", "What did Baqeri propose?", "--author", "BAYRAMLI", "--json", env=user_env).stdout
+    )
+    assert re.fullmatch(r"[0-9a-f]{16}", record["answer"]["answer_id"])
+    assert record["answer"]["citations"][0]["author"] == "Nigar Bayramli"
+    for sentence in record["answer"]["sentences"]:
+        assert sentence["text"] in answer.replace("\n", " "), "the text output shows the same sentences"
+        assert sources.count(sentence["text"][:30]) == 0, "and does not repeat them under Sources"
+    unknown = byline("ask", "What did Baqeri propose?", "--author", "Nobody", env=user_env)
+    assert_exit(unknown, 2)
+    assert "No indexed author matches 'Nobody'. Indexed authors: Nigar Bayramli." in unknown.stderr
+
+
+def test_feedback_export_is_empty_before_any_vote_and_checks_its_date(user_env: dict[str, str]) -> None:
+    empty = byline("feedback", env=user_env)
+    assert_exit(empty, 0)
+    assert empty.stdout == ""
+    bad = byline("feedback", "--since", "yesterday", env=user_env)
+    assert_exit(bad, 2)
+    assert "--since must be a date like 2023-12-06" in bad.stderr

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from bot.discord_bot import BylineBot
 from bot.exts.admin import NOT_ADMIN
+from bot.render_discord import safe
 from bot.runner import serve_until_stopped
 from bot.service import Byline
 from bot.settings import DiscordSettings
@@ -217,7 +218,6 @@ def test_reindex_reports_progress_while_questions_and_heartbeats_go_on(
                 what="a progress edit",
             )
             assert "chunks/s" in progress.json["content"]
-            heartbeats_before = len(discord_server.heartbeats)
 
             # A question and a second reindex while the first one runs.
             _, _, answered = await ask(discord_server, bot, "What did Baqeri propose?")
@@ -246,10 +246,9 @@ def test_reindex_reports_progress_while_questions_and_heartbeats_go_on(
             )
             text = embed_text(report.json)
             assert "Added (40)" in text and "Changed (0)" in text and "Removed (0)" in text
-            during = discord_server.heartbeats[heartbeats_before - 1 :]
-            gaps = [b - a for (c1, a), (c2, b) in zip(during, during[1:]) if c1 == c2]
+            gaps = discord_server.heartbeat_gaps(since=progress.time, until=report.time)
             interval = discord_server.config.heartbeat_interval_ms / 1000
-            assert len(gaps) >= 3 and max(gaps) < 2.5 * interval, f"heartbeat gaps during the reindex: {gaps}"
+            assert max(gaps) < 2.5 * interval, f"heartbeat gaps during the reindex: {gaps}"
         discord_server.assert_clean()
 
     run(scenario(), timeout=300)
@@ -338,7 +337,12 @@ def test_very_long_answers_stay_within_discord_limits(
             )
             embed = follow_up.json["embeds"][0]
             assert len(embed["description"]) <= 4096 and len(embed["title"]) <= 256
-            assert all(len(f["value"]) <= 1024 and len(f["name"]) <= 256 for f in embed["fields"])
+            assert all(len(f["value"]) <= 1024 and len(f["name"]) <= 256 for f in embed.get("fields", []))
+            # Every cited sentence still shows (its start at least, when they cannot all fit whole).
+            votes = [c["custom_id"] for row in follow_up.json["components"] for c in row["components"]]
+            answer_id = votes[-1].rsplit(":", 1)[1]
+            answer = byline.answers.answer_for(answer_id, str(discord_server.config.guild_id)).answer
+            assert answer.sentences and all(safe(s.text)[:40] in embed["description"] for s in answer.sentences)
             click = await discord_server.click_button(int(follow_up.response["id"]), label="More sources")
             await discord_server.wait_for_request("POST", rf"/interactions/{click.id}/.+/callback")
         assert not discord_server.violations, discord_server.violations

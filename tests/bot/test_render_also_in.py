@@ -1,18 +1,10 @@
-"""Other outlets of a story ("also in") in the terminal answer and in the Discord embed."""
+"""Other outlets of a story ("also in") in the terminal answer and in the Discord embed (under its source line)."""
 
 from __future__ import annotations
 
-import discord
-
 from bot.answer_model import AlsoInRef, Answer, Citation
-from bot.render_discord import FIELD_VALUE_LIMIT, answer_embed
+from bot.render_discord import ALSO_IN_CHARS, answer_embed
 from bot.render_text import render_answer
-
-
-def first_field(embed: discord.Embed) -> str:
-    value = embed.fields[0].value
-    assert value is not None
-    return value
 
 
 def answer_with(also_in: list[AlsoInRef]) -> Answer:
@@ -43,13 +35,12 @@ def test_the_terminal_names_each_other_outlet_with_its_address() -> None:
 
 def test_the_embed_links_other_outlets_and_never_cuts_a_link() -> None:
     two = answer_embed(answer_with([AlsoInRef(outlet="The Age", url="https://www.age.example/markets")]))
-    assert "also in: [The Age](<https://www.age.example/markets>)" in first_field(two)
+    assert "also in: [The Age](<https://www.age.example/markets>)" in (two.description or "").splitlines()
     many = [
         AlsoInRef(outlet=f"Regional Paper {n}", url=f"https://paper{n}.example/markets/wall-street-september")
         for n in range(40)
     ]
-    value = first_field(answer_embed(answer_with(many)))
-    line = value.splitlines()[-1]
+    line = (answer_embed(answer_with(many)).description or "").splitlines()[-1]
     assert line.startswith("also in: [Regional Paper 0]") and line.endswith(" more")
     assert line.count("[") == line.count("](<") == line.count(">)"), "only whole links"
-    assert len(value) <= FIELD_VALUE_LIMIT
+    assert len(line) <= ALSO_IN_CHARS
