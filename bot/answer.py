@@ -24,27 +24,22 @@ EXCERPT_JOINER = " … "
 class ComposerConfig:
     sentences: int = 4
     min_relevance: float = 0.40
-    passages_read: int = 3
+    support_relevance: float = 0.30
+    passages_read: int = 5
     max_per_article: int = 3
     rank_decay: float = 0.01
-    anchor_weight: float = 0.5
     lexical_weight: float = 0.3
     duplicate_similarity: float = 0.92
     per_part: bool = True
     part_min_relevance: float = 0.3
-    names_weight: float = 0.3
-    outlet_weight: float = 0.1
 
 
 @dataclass(frozen=True)
 class AskedPart:
-    """One part of a question as the composer reads it: its text, its embedding, the names and numbers it
-    asks about and the outlets it names."""
+    """One part of a question as the composer reads it: its text and its embedding."""
 
     text: str
     vector: np.ndarray
-    names: tuple[str, ...] = ()
-    outlets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,46 +202,32 @@ class AnswerComposer:
         config = self.config
         similarity = vectors @ part.vector
         overlap = self._word_overlap(part.text, [c.text for c in candidates])
-        named = np.array([_share_named(part.names, c.text) for c in candidates])
-        outlet = np.array([bool(part.outlets) and c.result.article.outlet in part.outlets for c in candidates])
         ranks = np.array([c.passage_rank for c in candidates])
-        scores = (
-            similarity
-            + config.lexical_weight * overlap
-            + config.names_weight * named
-            + config.outlet_weight * outlet
-            - config.rank_decay * ranks
-        )
-        return scores, similarity
+        return similarity + config.lexical_weight * overlap - config.rank_decay * ranks, similarity
 
     def _repeats(self, vectors: np.ndarray, index: int, chosen: list[int]) -> bool:
         return any(float(vectors[index] @ vectors[other]) > self.config.duplicate_similarity for other in chosen)
 
     def _choose(self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]) -> list[_Candidate]:
-        """The best sentences: close in meaning to the question (with its context), sharing its words,
-        and close to the best sentence (the answer's anchor); no repeats."""
+        """The best sentences: close in meaning to the question (with its context) and sharing its words;
+        none unless the best of them is close enough (else the question is refused), and no repeats."""
         if not candidates:
             return []
         config = self.config
         sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
         similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
-        anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
-        if similarity[anchor] < config.min_relevance:
+        best = int(np.argmax(similarity + config.lexical_weight * overlap))
+        if similarity[best] < config.min_relevance:
             return []
         ranks = np.array([c.passage_rank for c in candidates])
-        scores = (
-            similarity
-            + config.lexical_weight * overlap
-            + config.anchor_weight * (sentences @ sentences[anchor])
-            - config.rank_decay * ranks
-        )
+        scores = similarity + config.lexical_weight * overlap - config.rank_decay * ranks
         chosen: list[int] = []
         per_article: dict[str, int] = {}
         for index in np.argsort(-scores, kind="stable"):
             candidate = candidates[index]
             if (
-                similarity[index] < config.min_relevance
+                similarity[index] < config.support_relevance
                 or per_article.get(candidate.article_id, 0) >= config.max_per_article
             ):
                 continue
@@ -271,14 +252,6 @@ class AnswerComposer:
         weight = {word: np.log(1 + len(bags) / (1 + sum(word in bag for bag in bags))) for word in asked}
         total = sum(weight.values())
         return np.array([sum(weight[w] for w in asked & bag) / total for bag in bags])
-
-
-def _share_named(names: Sequence[str], text: str) -> float:
-    """Share of `names` (lower case) the sentence contains."""
-    if not names:
-        return 0.0
-    lowered = text.lower().replace("’", "'")
-    return sum(name in lowered for name in names) / len(names)
 
 
 def _cite(chosen: list[_Candidate]) -> tuple[str, list[AnswerSentence], list[Citation]]:

@@ -2,11 +2,13 @@
 
 Runs above `HybridSearcher.search`: the whole question is searched, then each part (a claim, with the
 outlets and days it names as hints); the lists are merged by taking turns, the whole question's best
-passage first.
+passage first. A question naming an indexed author ("what did Nigar Bayramli write about Iraq?") is also
+searched among that author's articles alone, and their best passage leads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,12 +25,18 @@ from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 class RetrievalConfig:
     """`decompose`: search each part of a multi-part question too; `max_parts`: most parts searched;
     `part_vectors`: embed each part for its dense side (else the whole question's vector is used);
-    `lead`: passages of the whole question's ranking placed before the parts take turns."""
+    `fuse`: rank the passages of all the searches by the whole question's score plus the best score a part
+    gives them (else the whole question's ranking); `depth`: how many times k passages each search reads
+    for that; `lead`: passages of that ranking placed before the parts take turns; `authors`: search the
+    articles of the authors a question names too, their best passage first."""
 
     decompose: bool = True
     max_parts: int = 4
     part_vectors: bool = True
-    lead: int = 1
+    fuse: bool = True
+    depth: int = 3
+    lead: int = 2
+    authors: bool = True
 
 
 def searched_parts(parts: Sequence[QuestionPart], config: RetrievalConfig) -> list[QuestionPart]:
@@ -49,15 +57,37 @@ def retrieve(
 ) -> list[SearchResult]:
     """The k best passages for `query` and its `parts` (the `searched_parts`, each with its vector)."""
     config = config or RetrievalConfig()
-    whole = searcher.search(query, k=k, filters=filters, hints=hints, query_vector=query_vector)
-    if not parts:
-        return whole
+    read = k * config.depth if config.fuse and parts else k
+    whole = searcher.search(query, k=read, filters=filters, hints=hints, query_vector=query_vector)
     vectors = part_vectors if config.part_vectors else [query_vector] * len(parts)
     ranked = [
-        searcher.search(part.text, k=k, filters=filters, hints=part.hints(hints), query_vector=vector)
+        searcher.search(part.text, k=read, filters=filters, hints=part.hints(hints), query_vector=vector)
         for part, vector in zip(parts, vectors)
     ]
-    return merge_turns(whole, ranked, k, config.lead)
+    if ranked and config.fuse:
+        whole = fuse_scores(whole, ranked)
+    found = merge_turns(whole, [r[:k] for r in ranked], k, config.lead if config.fuse else 1) if ranked else whole[:k]
+    if config.authors and hints.authors and not filters.authors:
+        narrowed = dataclasses.replace(filters, authors=tuple(hints.authors))
+        by_author = searcher.search(query, k=k, filters=narrowed, hints=hints, query_vector=query_vector)
+        if by_author:
+            return merge_turns(by_author, [found], k, 1)
+    return found
+
+
+def fuse_scores(whole: list[SearchResult], ranked: list[list[SearchResult]]) -> list[SearchResult]:
+    """The passages of all the lists by the whole question's score plus the best score any part gives them,
+    so a passage that answers one part closely climbs; a list missing a passage counts its lowest score."""
+    lists = [whole, *ranked]
+    scores = [{r.row: r.score for r in found} for found in lists]
+    floors = [min(found.values(), default=0.0) for found in scores]
+    passages = {r.row: r for found in lists for r in found}
+
+    def fused(row: int) -> float:
+        best_part = max(part.get(row, floor) for part, floor in zip(scores[1:], floors[1:]))
+        return scores[0].get(row, floors[0]) + best_part
+
+    return sorted(passages.values(), key=lambda r: -fused(r.row))
 
 
 def find_names(

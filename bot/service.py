@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
+
 from bot.answer import (
     AnswerComposer,
     AskedPart,
@@ -25,7 +27,7 @@ from bot.answer import (
 )
 from bot.answer_model import Answer
 from bot.answer_store import ANSWERS_FILE, AnswerStore
-from bot.coverage import asked_names, check_coverage, unmentioned
+from bot.coverage import Coverage, asked_names, check_coverage, unmentioned
 from bot.parts import question_parts
 from bot.question_text import QuestionError, clean_context, clean_question
 from bot.retrieval import RetrievalConfig, find_names, retrieve, searched_parts
@@ -39,6 +41,7 @@ from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
+from embeddings.query import QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
 
@@ -215,31 +218,39 @@ class Byline:
             self.retrieval,
         )
         results = [_result_for(result, tenant) for result in results]
-        known = [(m.start, m.end) for m in searcher.analyzer.outlet_mentions(question)]
-        known += [(m.start, m.end) for m in searcher.analyzer.author_mentions(question)]
-        specifics = question_specifics(question, known)
         if self.check_specifics:
-            known_source = lambda name: bool(searcher.analyzer.indexed_sources(name))  # noqa: E731
-            coverage = check_coverage(specifics, results, known_source)
-            if coverage.missing_names and not coverage.missing_sources and self.find_names:
-                missing = unmentioned(asked_names(specifics), results)
-                results = find_names(
-                    searcher, missing, results, self.answer_settings.top_k, filters, hints, query_vector
-                )
-                results = [_result_for(result, tenant) for result in results]
-                coverage = check_coverage(specifics, results, known_source)
+            results, coverage = self._covered(searcher, question, results, filters, hints, query_vector, tenant)
             if not coverage.complete:
                 return not_covered_answer(question, coverage, [to_passage(r) for r in results])
-        asked = [
-            AskedPart(
-                text=part.text,
-                vector=vector,
-                names=tuple(m.key for m in specifics.names + specifics.numbers if part.start <= m.start < part.end),
-                outlets=tuple(part.outlets),
-            )
-            for part, vector in zip(parts, part_vectors)
-        ]
+        asked = [AskedPart(text=part.text, vector=vector) for part, vector in zip(parts, part_vectors)]
         return self.composer.compose(question, results, context=context, query_vector=query_vector, parts=asked)
+
+    def _covered(
+        self,
+        searcher: HybridSearcher,
+        question: str,
+        results: list[SearchResult],
+        filters: SearchFilters,
+        hints: QueryHints,
+        query_vector: np.ndarray,
+        tenant: str | None,
+    ) -> tuple[list[SearchResult], Coverage]:
+        """What the evidence lacks of the question's specifics (sources it names that are not indexed, names
+        no retrieved article mentions), after looking for an article that mentions each missing name."""
+        analyzer = searcher.analyzer
+        known = [(m.start, m.end) for m in [*analyzer.outlet_mentions(question), *analyzer.author_mentions(question)]]
+        specifics = question_specifics(question, known)
+
+        def known_source(name: str) -> bool:
+            return bool(analyzer.indexed_sources(name))
+
+        coverage = check_coverage(specifics, results, known_source)
+        if coverage.missing_names and not coverage.missing_sources and self.find_names:
+            missing = unmentioned(asked_names(specifics), results)
+            found = find_names(searcher, missing, results, self.answer_settings.top_k, filters, hints, query_vector)
+            results = [_result_for(result, tenant) for result in found]
+            coverage = check_coverage(specifics, results, known_source)
+        return results, coverage
 
     def clean_question(self, question: str) -> str:
         """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""

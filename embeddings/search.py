@@ -69,8 +69,8 @@ class _Scored:
 
 
 def lexical_header(article: Article) -> str:
-    """The "title · outlet · date" line indexed for BM25 with every chunk of an article."""
-    return " · ".join(part for part in (article.title, article.outlet, _date_words(article)) if part)
+    """The "title · outlet · author · date" line indexed for BM25 with every chunk of an article."""
+    return " · ".join(part for part in (article.title, article.outlet, article.author, _date_words(article)) if part)
 
 
 def _date_words(article: Article) -> str:
@@ -84,7 +84,7 @@ class HybridSearcher:
         self.snapshot = snapshot
         self.encoder = encoder
         self.config = config or SearchConfig()
-        self.analyzer = QueryAnalyzer(snapshot.outlets)
+        self.analyzer = QueryAnalyzer(snapshot.outlets, [a.author for a in snapshot.articles.values() if a.author])
         self._stemmer = Stemmer.Stemmer("english")
         articles = [snapshot.articles[c.article_id] for c in snapshot.chunks]
         self._row_article = articles
