@@ -25,7 +25,7 @@ class ComposerConfig:
     sentences: int = 4
     min_relevance: float = 0.40
     support_relevance: float = 0.30
-    passages_read: int = 5
+    passages_read: int = 7
     max_per_article: int = 3
     rank_decay: float = 0.01
     lexical_weight: float = 0.3

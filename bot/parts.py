@@ -30,6 +30,8 @@ _ATTRIBUTION = re.compile(
     r"discussed|highlighted)\s+(?:by|in)|per)\b",
     re.I,
 )
+# Joining words left at the start of a clause cut at a comma ("…, while X reports Y").
+_LEADING = re.compile(r"^(?:(?:and|but|or|while|whereas)\s+)+", re.I)
 _WORD = re.compile(r"[^\W_][\w'’-]*")
 _CLAUSE_WORDS = 4  # fewer content words than this: not a claim of its own
 _QUESTION_WORDS = frozenset(
@@ -113,6 +115,6 @@ def _merge_short(question: str, clauses: list[tuple[int, int]]) -> list[tuple[in
 
 
 def _part(question: str, start: int, end: int, analyzer: QueryAnalyzer) -> QuestionPart:
-    text = question[start:end].strip()
+    text = _LEADING.sub("", question[start:end].strip())
     hints = analyzer.analyze(text)
     return QuestionPart(text=text, start=start, end=end, outlets=hints.outlets, days=hints.days, authors=hints.authors)

@@ -41,7 +41,7 @@ from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildReport, ProgressCallback, build_index
-from embeddings.query import QueryHints
+from embeddings.query import NameMention, QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, open_index
 
@@ -204,7 +204,9 @@ class Byline:
             visible = set(self._visible_outlets(searcher, tenant))
             hints = dataclasses.replace(hints, outlets=[o for o in hints.outlets if o in visible])
         parts = searched_parts(question_parts(question, searcher.analyzer), self.retrieval)
-        vectors = self.encoder.encode([query, *(part.text for part in parts)])
+        # An author's name says whose articles to read, not what they say: it is left out of the meaning.
+        meaning = _without(query, searcher.analyzer.author_mentions(query))
+        vectors = self.encoder.encode([meaning, *(part.text for part in parts)])
         query_vector, part_vectors = vectors[0], list(vectors[1:])
         results = retrieve(
             searcher,
@@ -329,6 +331,13 @@ class Byline:
                 f"BYLINE_CHUNK_TOKENS is {self.index_settings.chunk_tokens}, but the model "
                 f"{self.encoder.model_name!r} reads only {window} tokens per chunk; text past that would be ignored."
             )
+
+
+def _without(text: str, mentions: list[NameMention]) -> str:
+    """`text` with the `mentions` cut out (and the spaces around them collapsed)."""
+    for mention in sorted(mentions, key=lambda m: m.start, reverse=True):
+        text = text[: mention.start] + text[mention.end :]
+    return " ".join(text.split())
 
 
 def resolve_author(name: str, authors: list[str]) -> tuple[str, ...]:
