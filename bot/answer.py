@@ -28,6 +28,7 @@ class ComposerConfig:
     passages_read: int = 7
     max_per_article: int = 3
     rank_decay: float = 0.01
+    anchor_weight: float = 0.5
     lexical_weight: float = 0.3
     duplicate_similarity: float = 0.92
     per_part: bool = True
@@ -209,19 +210,25 @@ class AnswerComposer:
         return any(float(vectors[index] @ vectors[other]) > self.config.duplicate_similarity for other in chosen)
 
     def _choose(self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]) -> list[_Candidate]:
-        """The best sentences: close in meaning to the question (with its context) and sharing its words;
-        none unless the best of them is close enough (else the question is refused), and no repeats."""
+        """The best sentences: close in meaning to the question (with its context), sharing its words,
+        and close to the best sentence (the answer's anchor); none unless the anchor is close enough to the
+        question (else it is refused), and no repeats."""
         if not candidates:
             return []
         config = self.config
         sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
         similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
-        best = int(np.argmax(similarity + config.lexical_weight * overlap))
-        if similarity[best] < config.min_relevance:
+        anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
+        if similarity[anchor] < config.min_relevance:
             return []
         ranks = np.array([c.passage_rank for c in candidates])
-        scores = similarity + config.lexical_weight * overlap - config.rank_decay * ranks
+        scores = (
+            similarity
+            + config.lexical_weight * overlap
+            + config.anchor_weight * (sentences @ sentences[anchor])
+            - config.rank_decay * ranks
+        )
         chosen: list[int] = []
         per_article: dict[str, int] = {}
         for index in np.argsort(-scores, kind="stable"):
