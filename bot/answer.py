@@ -168,8 +168,10 @@ class AnswerComposer:
     ) -> tuple[list[_Candidate], list[AskedPart]]:
         """The best sentence for each part (in the parts' order), then the best for the whole question; the
         parts no sentence answers well enough."""
-        whole = self._choose(question, query_vector, candidates)
-        if len(parts) < 2 or not whole or not self.config.per_part:
+        several = len(parts) > 1 and self.config.per_part
+        # One claim: an answer gathered round its best sentence; several: each part's sentence instead.
+        whole = self._choose(question, query_vector, candidates, anchored=not several)
+        if not several or not whole:
             return whole, []
         vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
         chosen: list[int] = []
@@ -209,7 +211,9 @@ class AnswerComposer:
     def _repeats(self, vectors: np.ndarray, index: int, chosen: list[int]) -> bool:
         return any(float(vectors[index] @ vectors[other]) > self.config.duplicate_similarity for other in chosen)
 
-    def _choose(self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]) -> list[_Candidate]:
+    def _choose(
+        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], anchored: bool = True
+    ) -> list[_Candidate]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
         and close to the best sentence (the answer's anchor); none unless the anchor is close enough to the
         question (else it is refused), and no repeats."""
@@ -226,7 +230,7 @@ class AnswerComposer:
         scores = (
             similarity
             + config.lexical_weight * overlap
-            + config.anchor_weight * (sentences @ sentences[anchor])
+            + (config.anchor_weight if anchored else 0.0) * (sentences @ sentences[anchor])
             - config.rank_decay * ranks
         )
         chosen: list[int] = []

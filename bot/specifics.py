@@ -132,7 +132,7 @@ def _runs(question: str) -> list[Mention]:
     current: list[tuple[str, int, int]] = []
     for index, (word, start, end) in enumerate(tokens):
         joined = bool(current) and question[current[-1][2] : start].strip() in ("", "-")
-        if _is_name_word(word) and not _clause_start_word(question, word, start):
+        if _is_name_word(word) and not _ordinary(question, word, start):
             if not joined or _POSSESSIVE.search(current[-1][0]):
                 _close(runs, current)
                 current = []
@@ -169,6 +169,12 @@ def _is_name_word(word: str) -> bool:
 
 def _mixes_digits(word: str) -> bool:
     return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+
+
+def _ordinary(question: str, word: str, start: int) -> bool:
+    """Not part of a name: a capitalised function word ("What" after a name) or a handle ("@Moderator")."""
+    handle = start > 0 and question[start - 1] == "@"
+    return handle or word.lower().replace("’", "'") in _FUNCTION_WORDS or _clause_start_word(question, word, start)
 
 
 def _clause_start_word(question: str, word: str, start: int) -> bool:
