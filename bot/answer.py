@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -9,6 +10,7 @@ import numpy as np
 import Stemmer
 
 from bot.answer_model import AlsoInRef, Answer, AnswerSentence, Citation, Passage
+from bot.coverage import Coverage
 from corpus.models import Article
 from embeddings.encoder import Encoder
 from embeddings.search import SearchResult
@@ -22,12 +24,23 @@ EXCERPT_JOINER = " … "
 class ComposerConfig:
     sentences: int = 4
     min_relevance: float = 0.388  # for sentence vectors pooled in the passage pass (0.40 for ones embedded alone)
-    passages_read: int = 3
+    support_relevance: float = 0.30
+    passages_read: int = 7
     max_per_article: int = 3
     rank_decay: float = 0.01
     anchor_weight: float = 0.5
     lexical_weight: float = 0.3
     duplicate_similarity: float = 0.92
+    per_part: bool = True
+    part_min_relevance: float = 0.3
+
+
+@dataclass(frozen=True)
+class AskedPart:
+    """One part of a question as the composer reads it: its text and its embedding."""
+
+    text: str
+    vector: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,30 @@ def conversation_query(question: str, context: str | None) -> str:
     return f"{context}\n{question}" if context else question
 
 
+def not_covered_text(coverage: Coverage) -> str:
+    """The refusal naming what is missing: sources not indexed, then names no retrieved article mentions."""
+    details = []
+    if coverage.missing_sources:
+        details.append(f"no articles from {_listed(coverage.missing_sources)} are indexed")
+    if coverage.missing_names:
+        details.append(f"no indexed article mentions {_listed(coverage.missing_names)}")
+    return f"{NO_COVERAGE.removesuffix('.')}: {'; '.join(details)}." if details else NO_COVERAGE
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def not_covered_answer(question: str, coverage: Coverage, passages: list[Passage]) -> Answer:
+    return Answer(
+        question=question,
+        text=not_covered_text(coverage),
+        refused=True,
+        passages=passages,
+        not_covered=coverage.missing,
+    )
+
+
 def to_passage(result: SearchResult) -> Passage:
     chunk = result.chunk
     return Passage(
@@ -68,7 +105,8 @@ def to_passage(result: SearchResult) -> Passage:
 
 
 class AnswerComposer:
-    """Picks the sentences of the best passages that answer the question most closely."""
+    """Picks the sentences of the best passages that answer the question most closely; for a question of
+    several parts, first the sentence that best answers each part."""
 
     def __init__(
         self, encoder: Encoder, config: ComposerConfig | None = None, sentences: SentenceSource | None = None
@@ -85,20 +123,28 @@ class AnswerComposer:
         context: str | None = None,
         query_vector: np.ndarray | None = None,
         sentences: SentenceSource | None = None,
+        parts: Sequence[AskedPart] = (),
     ) -> Answer:
         """Answer `question` from `results`; `context` is the conversation's earlier question, if any,
-        `query_vector` the embedding of both when the caller has it already, and `sentences` where the
-        retrieved chunks' sentence vectors come from (the index's own, when it stores them)."""
+        `query_vector` the embedding of both when the caller has it already, `sentences` where the
+        retrieved chunks' sentence vectors come from (the index's own, when it stores them), and `parts`
+        the question's parts (with their vectors and names) when it has several."""
         passages = [to_passage(r) for r in results]
         candidates = self._candidates(results[: self.config.passages_read], sentences or self.sentences)
         if query_vector is None:
             query_vector = self.encoder.encode([conversation_query(question, context)])[0]
-        chosen = self._choose(question, query_vector, candidates)
+        chosen, uncovered = self._choose_for_parts(question, query_vector, candidates, parts)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
         text, cited, citations = _cite(chosen)
         return Answer(
-            question=question, text=text, refused=False, citations=citations, passages=passages, sentences=cited
+            question=question,
+            text=text,
+            refused=False,
+            citations=citations,
+            passages=passages,
+            sentences=cited,
+            not_covered=[part.text for part in uncovered],
         )
 
     def _candidates(self, results: list[SearchResult], source: SentenceSource) -> list[_Candidate]:
@@ -117,9 +163,60 @@ class AnswerComposer:
                 )
         return candidates
 
-    def _choose(self, question: str, query_vector: np.ndarray, candidates: list[_Candidate]) -> list[_Candidate]:
+    def _choose_for_parts(
+        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], parts: Sequence[AskedPart]
+    ) -> tuple[list[_Candidate], list[AskedPart]]:
+        """The best sentence for each part (in the parts' order), then the best for the whole question; the
+        parts no sentence answers well enough."""
+        several = len(parts) > 1 and self.config.per_part
+        # One claim: an answer gathered round its best sentence; several: each part's sentence instead.
+        whole = self._choose(question, query_vector, candidates, anchored=not several)
+        if not several or not whole:
+            return whole, []
+        vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
+        chosen: list[int] = []
+        uncovered: list[AskedPart] = []
+        for part in parts[: self.config.sentences]:
+            scores, similarity = self._part_scores(part, vectors, candidates)
+            best = next(
+                (
+                    int(i)
+                    for i in np.argsort(-scores, kind="stable")
+                    if int(i) not in chosen and not self._repeats(vectors, int(i), chosen)
+                ),
+                None,
+            )
+            if best is None or similarity[best] < self.config.part_min_relevance:
+                uncovered.append(part)
+                continue
+            chosen.append(best)
+        index = {id(c): i for i, c in enumerate(candidates)}
+        for candidate in whole:
+            i = index[id(candidate)]
+            if len(chosen) >= self.config.sentences:
+                break
+            if i not in chosen and not self._repeats(vectors, i, chosen):
+                chosen.append(i)
+        return [candidates[i] for i in chosen], uncovered
+
+    def _part_scores(
+        self, part: AskedPart, vectors: np.ndarray, candidates: list[_Candidate]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        config = self.config
+        similarity = vectors @ part.vector
+        overlap = self._word_overlap(part.text, [c.text for c in candidates])
+        ranks = np.array([c.passage_rank for c in candidates])
+        return similarity + config.lexical_weight * overlap - config.rank_decay * ranks, similarity
+
+    def _repeats(self, vectors: np.ndarray, index: int, chosen: list[int]) -> bool:
+        return any(float(vectors[index] @ vectors[other]) > self.config.duplicate_similarity for other in chosen)
+
+    def _choose(
+        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], anchored: bool = True
+    ) -> list[_Candidate]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
-        and close to the best sentence (the answer's anchor); no repeats."""
+        and close to the best sentence (the answer's anchor); none unless the anchor is close enough to the
+        question (else it is refused), and no repeats."""
         if not candidates:
             return []
         config = self.config
@@ -133,7 +230,7 @@ class AnswerComposer:
         scores = (
             similarity
             + config.lexical_weight * overlap
-            + config.anchor_weight * (sentences @ sentences[anchor])
+            + (config.anchor_weight if anchored else 0.0) * (sentences @ sentences[anchor])
             - config.rank_decay * ranks
         )
         chosen: list[int] = []
@@ -141,7 +238,7 @@ class AnswerComposer:
         for index in np.argsort(-scores, kind="stable"):
             candidate = candidates[index]
             if (
-                similarity[index] < config.min_relevance
+                similarity[index] < config.support_relevance
                 or per_article.get(candidate.article_id, 0) >= config.max_per_article
             ):
                 continue

@@ -85,6 +85,9 @@ class Answer(BaseModel):
     passages: list[Passage] = []
     sentences: list[AnswerSentence] = []
     answer_id: str = Field(default_factory=new_answer_id)
+    # What the question asks about that no source covers: on a refusal, the sources and names absent from
+    # the evidence ("Bloomberg"); on an answer, the parts of a multi-part question no cited sentence answers.
+    not_covered: list[str] = []
 
     def citation(self, n: int) -> Citation | None:
         return next((c for c in self.citations if c.n == n), None)

@@ -254,7 +254,8 @@ def _print_row(label: str, metrics: RetrievalMetrics) -> None:
     typer.echo(
         f"{label:18s} n={row['questions']:4d}  Hits@4 {row['hits@4']:.3f}  Hits@10 {row['hits@10']:.3f}  "
         f"MRR@10 {row['mrr@10']:.3f}  evidence recall@10 {row['evidence_recall@10']:.3f}  "
-        f"citations with gold {row['citations_with_gold']:.3f}  refused {row['refused_answerable']:.3f}"
+        f"citations with gold {row['citations_with_gold']:.3f}  gold evidence cited {row['gold_cited_share']:.3f}  "
+        f"refused {row['refused_answerable']:.3f}"
     )
 
 

@@ -41,6 +41,7 @@ class RetrievalMetrics:
     reciprocal_ranks: float = 0.0
     recall10: float = 0.0
     cited_gold: int = 0
+    cited_share: float = 0.0
     answerable_refused: int = 0
     null_questions: int = 0
     null_refused: int = 0
@@ -65,6 +66,7 @@ class RetrievalMetrics:
         self.reciprocal_ranks += 1 / rank if rank else 0.0
         self.recall10 += evidence_recall(passages, evidence)
         self.cited_gold += bool(cited) and first_hit_rank(cited or [], evidence, k=len(cited or [])) is not None
+        self.cited_share += evidence_recall(cited or [], evidence, k=len(cited or []))
         self.answerable_refused += refused
         if question_type:
             self.by_type.setdefault(question_type, RetrievalMetrics()).add(passages, evidence, cited, refused)
@@ -78,6 +80,7 @@ class RetrievalMetrics:
             "mrr@10": self.reciprocal_ranks / n,
             "evidence_recall@10": self.recall10 / n,
             "citations_with_gold": self.cited_gold / n,
+            "gold_cited_share": self.cited_share / n,
             "refused_answerable": self.answerable_refused / n,
             "refused_null": self.null_refused / max(self.null_questions, 1),
         }

@@ -35,6 +35,7 @@ CONTENT_LIMIT = 2000
 EXCERPT_CHARS = 300
 ALSO_IN_CHARS = 300
 HEADLINE_CHARS = 150
+UNCOVERED_PART_CHARS = 120
 NAME_CHARS = 100  # an outlet's or author's name
 SHORT_HEADLINE_CHARS = 60  # when the sentences need the room
 MIN_SENTENCE_CHARS = 40  # a shortened sentence keeps at least this much
@@ -202,8 +203,13 @@ def _answer_lines(answer: Answer, style: _Style) -> list[str]:
     if not answer.sentences:  # an answer made before sentences were recorded
         return [safe(answer.text)]
     if not answer.is_comparison():
-        return [" ".join(f"{_sentence(s, style)} [{s.n}]" for s in answer.sentences)]
-    return [f"**{_sentence_label(answer, s)}**: {_sentence(s, style)} [{s.n}]" for s in answer.sentences]
+        lines = [" ".join(f"{_sentence(s, style)} [{s.n}]" for s in answer.sentences)]
+    else:
+        lines = [f"**{_sentence_label(answer, s)}**: {_sentence(s, style)} [{s.n}]" for s in answer.sentences]
+    if answer.not_covered:
+        parts = "; ".join(f"“{shorten(safe(p.rstrip('?. ')), UNCOVERED_PART_CHARS)}”" for p in answer.not_covered)
+        lines.append(f"*No source covers:* {parts}")
+    return lines
 
 
 def _sentence_label(answer: Answer, sentence: AnswerSentence) -> str:

@@ -57,8 +57,15 @@ def answer_lines(answer: Answer, width: int) -> list[str]:
     ]
 
 
+def uncovered_parts(answer: Answer) -> str:
+    """The parts of the question no cited sentence answers, quoted: “…”; “…”."""
+    return "; ".join(f"“{part.rstrip('?. ')}”" for part in answer.not_covered)
+
+
 def render_answer(answer: Answer, width: int = 100) -> str:
     lines = answer_lines(answer, width)
+    if answer.not_covered and not answer.refused:
+        lines.append(textwrap.fill(f"No source covers: {uncovered_parts(answer)}", width, subsequent_indent="  "))
     if answer.citations and not answer.refused:
         lines += ["", "Sources"]
         for citation in answer.citations:

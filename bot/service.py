@@ -16,12 +16,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.answer import AnswerComposer, ComposerConfig, conversation_query
+import numpy as np
+
+from bot.answer import (
+    AnswerComposer,
+    AskedPart,
+    ComposerConfig,
+    conversation_query,
+    not_covered_answer,
+    to_passage,
+)
 from bot.answer_model import Answer
 from bot.answer_store import ANSWERS_FILE, AnswerStore
 from bot.build_inputs import BuildInputs, load_build_inputs, save_build_inputs
+from bot.coverage import Coverage, asked_names, check_coverage, unmentioned
+from bot.parts import question_parts
 from bot.question_text import QuestionError, clean_context, clean_question, without_emphasis
+from bot.retrieval import RetrievalConfig, find_names, retrieve, searched_parts
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
+from bot.specifics import question_specifics
 from corpus.fingerprint import corpus_fingerprint
 from corpus.gather import gather_articles
 from corpus.library import Library
@@ -31,7 +44,7 @@ from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
 from embeddings.indexer import BuildOptions, BuildProgress, BuildReport, ProgressCallback, build_index
-from embeddings.query import QueryHints
+from embeddings.query import NameMention, QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.sentences import StoredSentences
 from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, current_generation, open_index
@@ -84,6 +97,9 @@ class Byline:
             self.encoder,
             ComposerConfig(sentences=answer_settings.sentences, min_relevance=answer_settings.min_relevance),
         )
+        self.retrieval = RetrievalConfig()
+        self.check_specifics = True
+        self.find_names = True
         self._searcher: HybridSearcher | None = None
         self._shared: VectorStore | None = None
         self._swap_lock = threading.Lock()
@@ -259,17 +275,61 @@ class Byline:
         hints = searcher.analyzer.analyze(query)
         if tenant is not None:
             visible = set(self._visible_outlets(searcher, tenant))
-            hints = QueryHints(outlets=[o for o in hints.outlets if o in visible], days=hints.days)
-        query_vector = self.encoder.encode([query])[0]
-        results = searcher.search(
-            query, k=self.answer_settings.top_k, filters=filters, hints=hints, query_vector=query_vector
+            hints = dataclasses.replace(hints, outlets=[o for o in hints.outlets if o in visible])
+        parts = searched_parts(question_parts(searched, searcher.analyzer), self.retrieval)
+        # An author's name says whose articles to read, not what they say: it is left out of the meaning.
+        meaning = _without(query, searcher.analyzer.author_mentions(query))
+        vectors = self.encoder.encode([meaning, *(part.text for part in parts)])
+        query_vector, part_vectors = vectors[0], list(vectors[1:])
+        results = retrieve(
+            searcher,
+            query,
+            parts,
+            part_vectors,
+            self.answer_settings.top_k,
+            filters,
+            hints,
+            query_vector,
+            self.retrieval,
         )
         results = [_result_for(result, tenant) for result in results]
+        if self.check_specifics:
+            results, coverage = self._covered(searcher, searched, results, filters, hints, query_vector, tenant)
+            if not coverage.complete:
+                return not_covered_answer(question, coverage, [to_passage(r) for r in results])
+        asked = [AskedPart(text=part.text, vector=vector) for part, vector in zip(parts, part_vectors)]
         sentences = StoredSentences(searcher.snapshot)
         answer = self.composer.compose(
-            searched, results, context=context, query_vector=query_vector, sentences=sentences
+            searched, results, context=context, query_vector=query_vector, sentences=sentences, parts=asked
         )
         return answer if searched == question else answer.model_copy(update={"question": question})
+
+    def _covered(
+        self,
+        searcher: HybridSearcher,
+        question: str,
+        results: list[SearchResult],
+        filters: SearchFilters,
+        hints: QueryHints,
+        query_vector: np.ndarray,
+        tenant: str | None,
+    ) -> tuple[list[SearchResult], Coverage]:
+        """What the evidence lacks of the question's specifics (sources it names that are not indexed, names
+        no retrieved article mentions), after looking for an article that mentions each missing name."""
+        analyzer = searcher.analyzer
+        known = [(m.start, m.end) for m in [*analyzer.outlet_mentions(question), *analyzer.author_mentions(question)]]
+        specifics = question_specifics(question, known)
+
+        def known_source(name: str) -> bool:
+            return bool(analyzer.indexed_sources(name))
+
+        coverage = check_coverage(specifics, results, known_source)
+        if coverage.missing_names and not coverage.missing_sources and self.find_names:
+            missing = unmentioned(asked_names(specifics), results)
+            found = find_names(searcher, missing, results, self.answer_settings.top_k, filters, hints, query_vector)
+            results = [_result_for(result, tenant) for result in found]
+            coverage = check_coverage(specifics, results, known_source)
+        return results, coverage
 
     def clean_question(self, question: str) -> str:
         """The question as plain text, or QuestionError saying why it cannot be asked (see question_text)."""
@@ -361,6 +421,13 @@ class _ReadingProgress:
         if self._progress is not None and (now - self._last >= 0.5 or read == 0):
             self._last = now
             self._progress(BuildProgress(0, 0, 0, 0, now, articles_read=read, stage="reading"))
+
+
+def _without(text: str, mentions: list[NameMention]) -> str:
+    """`text` with the `mentions` cut out (and the spaces around them collapsed)."""
+    for mention in sorted(mentions, key=lambda m: m.start, reverse=True):
+        text = text[: mention.start] + text[mention.end :]
+    return " ".join(text.split())
 
 
 def resolve_author(name: str, authors: list[str]) -> tuple[str, ...]:

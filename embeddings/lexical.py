@@ -32,9 +32,9 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def lexical_header(article: Article) -> str:
-    """The "title · outlet · date" line indexed for BM25 with every chunk of an article."""
+    """The "title · outlet · author · date" line indexed for BM25 with every chunk of an article."""
     day = article.published.strftime("%B %-d, %Y") if article.published else ""
-    return " · ".join(part for part in (article.title, article.outlet, day) if part)
+    return " · ".join(part for part in (article.title, article.outlet, article.author, day) if part)
 
 
 def lexical_text(article: Article, text: str) -> str:

@@ -1,4 +1,4 @@
-"""What a question says about where and when to look: outlets it names and dates it gives."""
+"""What a question says about where and when to look: outlets and authors it names, dates it gives."""
 
 from __future__ import annotations
 
@@ -21,10 +21,20 @@ _ALIAS_SPLIT = re.compile(r"\s+(?:-|\||:)\s+|:\s+")
 
 @dataclass(frozen=True)
 class QueryHints:
-    """Outlets the question names (as indexed outlet names) and the calendar days it mentions."""
+    """Outlets and authors the question names (as indexed) and the calendar days it mentions."""
 
     outlets: list[str] = field(default_factory=list)
     days: list[date] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NameMention:
+    """Where a question names an indexed outlet or author, and which ones the words stand for."""
+
+    start: int
+    end: int
+    names: list[str]
 
 
 def normalise_outlet(name: str) -> str:
@@ -61,19 +71,60 @@ def _alias_pattern(name: str) -> str:
     return re.escape(bare)
 
 
-class QueryAnalyzer:
-    """Finds outlet names and dates in questions, for one set of indexed outlets."""
+def author_names(authors: list[str], outlets: list[str]) -> dict[str, list[str]]:
+    """The indexed bylines a question may name: people's names (two words or more), not an outlet's name
+    standing as its own byline ("The New York Times")."""
+    taken = {normalise_outlet(name) for name in outlet_aliases(outlets)}
+    names: dict[str, list[str]] = {}
+    for author in authors:
+        name = " ".join(author.split())
+        if len(name.split()) >= 2 and normalise_outlet(name) not in taken:
+            names.setdefault(name, []).append(author)
+    return names
 
-    def __init__(self, outlets: list[str]) -> None:
+
+class QueryAnalyzer:
+    """Finds outlet and author names and dates in questions, for one set of indexed outlets and authors."""
+
+    def __init__(self, outlets: list[str], authors: list[str] | None = None) -> None:
         self._aliases = outlet_aliases(outlets)
         self._by_normalised: dict[str, list[str]] = {}
         for name, found in self._aliases.items():
             self._by_normalised.setdefault(normalise_outlet(name), []).extend(found)
         names = sorted(self._aliases, key=len, reverse=True)
         self._patterns = [(re.compile(r"(?<!\w)" + _alias_pattern(n) + r"(?!\w)"), n) for n in names]
+        self._authors = author_names(authors or [], outlets)
+        self._author_patterns = [
+            (re.compile(r"(?<!\w)(?i:" + r"\s+".join(map(re.escape, n.split())) + r")(?!\w)"), n)
+            for n in sorted(self._authors, key=len, reverse=True)
+        ]
 
     def analyze(self, question: str) -> QueryHints:
-        return QueryHints(outlets=self._outlets_in(question), days=_days_in(question))
+        return QueryHints(
+            outlets=self._outlets_in(question), days=_days_in(question), authors=self._authors_in(question)
+        )
+
+    def indexed_sources(self, name: str) -> list[str]:
+        """Indexed outlets (or authors) a source named in a question may stand for: its words, in order, in an
+        outlet's name ("BBC" in "BBC News - Entertainment & Arts") or an author's; none for "Bloomberg"."""
+        wanted = normalise_outlet(re.sub(r"['’]s?$", "", name))
+        if not wanted:
+            return []
+        pattern = re.compile(r"(?<!\w)" + re.escape(wanted) + r"(?!\w)")
+        found = {o for alias, outlets in self._by_normalised.items() if pattern.search(alias) for o in outlets}
+        found |= {a for n, authors in self._authors.items() if pattern.search(normalise_outlet(n)) for a in authors}
+        return sorted(found)
+
+    def outlet_mentions(self, question: str) -> list[NameMention]:
+        """Each place the question names an indexed outlet (longest names first, no overlaps), in order."""
+        return _mentions(question, self._patterns, self._aliases)
+
+    def author_mentions(self, question: str) -> list[NameMention]:
+        """Each place the question names an indexed author, in order."""
+        return _mentions(question, self._author_patterns, self._authors)
+
+    def _authors_in(self, question: str) -> list[str]:
+        return list(dict.fromkeys(a for mention in self.author_mentions(question) for a in mention.names))
 
     def resolve_outlet(self, name: str) -> list[str]:
         """Indexed outlets a user's --outlet value stands for (exact name first, then substring)."""
@@ -83,19 +134,19 @@ class QueryAnalyzer:
         return sorted({o for alias, found in self._by_normalised.items() if wanted in alias for o in found})
 
     def _outlets_in(self, question: str) -> list[str]:
-        found: list[tuple[int, str]] = []
-        taken: list[range] = []
-        for pattern, name in self._patterns:
-            for match in pattern.finditer(question):
-                if any(match.start() in span for span in taken):
-                    continue
-                taken.append(range(match.start(), match.end()))
-                found.extend((match.start(), outlet) for outlet in self._aliases[name])
-        ordered: list[str] = []
-        for _, outlet in sorted(found):
-            if outlet not in ordered:
-                ordered.append(outlet)
-        return ordered
+        return list(dict.fromkeys(o for mention in self.outlet_mentions(question) for o in mention.names))
+
+
+def _mentions(
+    question: str, patterns: list[tuple[re.Pattern[str], str]], names: dict[str, list[str]]
+) -> list[NameMention]:
+    found: list[NameMention] = []
+    for pattern, name in patterns:
+        for match in pattern.finditer(question):
+            if any(match.start() < m.end and m.start < match.end() for m in found):
+                continue
+            found.append(NameMention(match.start(), match.end(), sorted(names[name])))
+    return sorted(found, key=lambda m: m.start)
 
 
 def _days_in(question: str) -> list[date]:

@@ -104,7 +104,7 @@ class HybridSearcher:
         self.encoder = encoder
         self.config = config or SearchConfig()
         self.shared = shared
-        self.analyzer = QueryAnalyzer(snapshot.outlets)
+        self.analyzer = QueryAnalyzer(snapshot.outlets, snapshot.visible_authors(None))
         self._first_ids = np.array([int(s.ids[0]) if s.rows else 0 for s in snapshot.segments], dtype=np.int64)
         self._excluded = self._excluded_ids() if shared is not None else np.zeros(0, dtype=np.int64)
 

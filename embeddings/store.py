@@ -57,7 +57,7 @@ from embeddings.lexical import LexicalStats
 from embeddings.segment import Segment, SegmentData, write_segment
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: the author in each chunk's BM25 header
 CURRENT_FILE = "CURRENT"
 POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"

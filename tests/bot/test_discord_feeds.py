@@ -493,12 +493,17 @@ def test_what_a_server_adds_is_answered_only_there(
             )  # the follow-up that carries the answer
             buttons = [c.get("label") for row in answer_message.get("components", []) for c in row["components"]]
             assert "couldn't find coverage" in answer_b and "More sources" not in buttons, "a refusal lists none"
+            # Server A's Apple article does not make B's question about Apple answerable.
+            asked = await command(
+                discord_server, bot, "ask", {"question": "What did Nvidia say about exports, and about Apple?"}, **b
+            )
+            assert "no indexed article mentions Apple" in final_text(discord_server, asked)
             # The passages retrieved in server B can be paged through, and are B's too.
             asked = await command(
                 discord_server,
                 bot,
                 "ask",
-                {"question": "What did Nvidia say about export restrictions to China, and about Apple?"},
+                {"question": "What did Nvidia say about export restrictions to China, and about the rugby final?"},
                 **b,
             )
             follow_up = discord_server.requests_matching("POST", rf"/webhooks/\d+/{asked.token}")[0]
