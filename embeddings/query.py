@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -121,7 +122,10 @@ class QueryAnalyzer:
 
     def author_mentions(self, question: str) -> list[NameMention]:
         """Each place the question names an indexed author, in order."""
-        return _mentions(question, self._author_patterns, self._authors)
+        # Only the names whose first word the question has are tried: an index has thousands of bylines.
+        words = set(re.findall(r"\w+", question.casefold()))
+        patterns = [(p, n) for p, n in self._author_patterns if _first_word(n) in words]
+        return _mentions(question, patterns, self._authors)
 
     def _authors_in(self, question: str) -> list[str]:
         return list(dict.fromkeys(a for mention in self.author_mentions(question) for a in mention.names))
@@ -135,6 +139,11 @@ class QueryAnalyzer:
 
     def _outlets_in(self, question: str) -> list[str]:
         return list(dict.fromkeys(o for mention in self.outlet_mentions(question) for o in mention.names))
+
+
+@functools.cache
+def _first_word(name: str) -> str:
+    return next(iter(re.findall(r"\w+", name.casefold())), "")
 
 
 def _mentions(
