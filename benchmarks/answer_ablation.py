@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.evaluation import RetrievalMetrics, gold_excerpts, read_questions  # noqa: E402
+from bot.evaluation import RetrievalMetrics, read_questions  # noqa: E402
 from bot.service import Byline  # noqa: E402
 from bot.settings import AnswerSettings, IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
@@ -82,13 +82,7 @@ def run(byline: Byline, records: list[dict]) -> dict[str, float]:
     metrics = RetrievalMetrics()
     for record in records:
         answer = byline.ask(str(record["question"]))
-        metrics.add(
-            [p.text for p in answer.passages],
-            gold_excerpts(record),
-            [c.excerpt for c in answer.citations],
-            answer.refused,
-            record.get("question_type"),
-        )
+        metrics.add_answer(answer, record)
     return metrics.row()
 
 

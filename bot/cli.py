@@ -16,7 +16,7 @@ from tqdm import tqdm
 from bot.answer_model import answer_record, source_name
 from bot.cli_ingest import CliHelpers
 from bot.cli_ingest import register as register_ingest_commands
-from bot.evaluation import RetrievalMetrics, gold_excerpts, read_questions
+from bot.evaluation import RetrievalMetrics, read_questions
 from bot.render_text import render_answer
 from bot.service import Byline, QuestionError, ReindexOutcome
 from bot.settings import (
@@ -212,13 +212,7 @@ def _answer_all(byline: Byline, records: list[dict], output: Path) -> tuple[Retr
             timings.append(elapsed)
             line = {**answer_record(answer, record.get("id")), "elapsed_ms": round(elapsed * 1000, 2)}
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-            metrics.add(
-                [p.text for p in answer.passages],
-                gold_excerpts(record),
-                [c.excerpt for c in answer.citations],
-                answer.refused,
-                record.get("question_type"),
-            )
+            metrics.add_answer(answer, record)
     return metrics, timings
 
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.answer_model import Answer
+
 
 def _squash(text: str) -> str:
     """The official rule compares texts with spaces and newlines removed."""
@@ -70,6 +72,16 @@ class RetrievalMetrics:
         self.answerable_refused += refused
         if question_type:
             self.by_type.setdefault(question_type, RetrievalMetrics()).add(passages, evidence, cited, refused)
+
+    def add_answer(self, answer: Answer, record: dict) -> None:
+        """Count `answer` to the question `record` (MultiHop-RAG fields)."""
+        self.add(
+            [p.text for p in answer.passages],
+            gold_excerpts(record),
+            [c.excerpt for c in answer.citations],
+            answer.refused,
+            record.get("question_type"),
+        )
 
     def row(self) -> dict[str, float]:
         n = max(self.questions, 1)
