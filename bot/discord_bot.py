@@ -143,8 +143,9 @@ class BylineBot(commands.Bot):
         self.touch_heartbeat_file.cancel()
         self.index_jobs.cancel()
         await super().close()
-        self._question_pool.shutdown(wait=False, cancel_futures=True)
-        self._index_pool.shutdown(wait=True, cancel_futures=True)
+        # Waited for (off the loop): no question or index thread may outlive the bot and keep using the service.
+        for pool in (self._question_pool, self._index_pool):
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
         if self._owns_ingest and self.ingest is not None:
             self._owns_ingest = False
             self.ingest.close()
