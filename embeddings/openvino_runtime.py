@@ -137,9 +137,7 @@ def load_openvino(
         log.info("converted the embedding model to OpenVINO in %.1f s", time.monotonic() - started)
 
     def load(folder: Path) -> OpenVinoTokenModel:
-        import openvino
-
-        return checked(OpenVinoTokenModel(_compile(openvino.Core().read_model(str(folder / MODEL_FILE)))))
+        return checked(OpenVinoTokenModel(_compile(_core().read_model(str(folder / MODEL_FILE)))))
 
     try:
         if cache is None:
@@ -184,6 +182,26 @@ def _quiet_tracing() -> Iterator[None]:
 
 
 def _compile(model: Any) -> Any:
-    import openvino
+    return _core().compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
 
-    return openvino.Core().compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+
+_CORE_LOCK = threading.Lock()
+_CORE: Any = None
+
+
+def _core() -> Any:
+    """The process's one OpenVINO Core, kept until exit.
+
+    OpenVINO's CPU plugin (one per Core) swaps the calling thread's alternate signal stack for its own
+    when it starts, and when it is destroyed puts back the one it found and unmaps its own. With one
+    Core per encoder, encoders freed in another order than they were made leave a thread pointing at an
+    unmapped stack, and the next signal handled on that thread (a SIGTERM to `byline run`) kills the
+    process with SIGSEGV instead of running the handler. One Core that lives as long as the process
+    never does that."""
+    global _CORE
+    with _CORE_LOCK:
+        if _CORE is None:
+            import openvino
+
+            _CORE = openvino.Core()
+        return _CORE

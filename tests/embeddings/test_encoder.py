@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +164,28 @@ def test_runtime_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BYLINE_RUNTIME", "cuda")
     with pytest.raises(SettingsError, match="BYLINE_RUNTIME: Input should be 'auto', 'openvino' or 'torch'"):
         load_section(IndexSettings)
+
+
+SIGNAL_AFTER_ENCODERS_ARE_FREED = """
+import gc, os, signal
+from embeddings.encoder import Encoder
+first = Encoder(); first.encode(["one"])
+second = Encoder(); second.encode(["two"])
+del first; gc.collect()
+del second; gc.collect()
+signal.signal(signal.SIGUSR1, lambda *_: print("handled", flush=True))
+os.kill(os.getpid(), signal.SIGUSR1)
+"""
+
+
+def test_a_signal_after_encoders_are_freed_in_any_order_runs_its_handler() -> None:
+    """Encoders on OpenVINO made and freed on the main thread must leave its signal stack usable: before,
+    each encoder's OpenVINO CPU plugin swapped the thread's alternate signal stack for one it unmapped on
+    exit, so the next signal (a SIGTERM to `byline run`) killed the process with SIGSEGV."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AFTER_ENCODERS_ARE_FREED], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.splitlines() == ["handled"]
