@@ -223,15 +223,35 @@ def build_graph(vectors: np.ndarray) -> faiss.Index:
 
 
 def read_graph(path: Path) -> faiss.Index:
-    """The HNSW graph saved at `path` (OSError when it is missing, ValueError when it is damaged)."""
+    """The HNSW graph saved at `path` (OSError when it is missing, ValueError when it is damaged).
+
+    The file is memory-mapped, not read into memory (a segment's files never change once written): a
+    search pages in the few thousand vectors and links it visits, and the serving process holds no second
+    copy of the vectors beside vectors.npy."""
+    with open(path, "rb"):  # OSError with its errno when the file is missing or unreadable
+        pass
+    try:
+        name = os.fsdecode(path)
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # faiss takes a UTF-8 file name: read the file into memory instead
+        return _read_graph_into_memory(path)
+    try:
+        return faiss.read_index(name, faiss.IO_FLAG_MMAP_IFC)
+    except RuntimeError as error:  # what faiss raises for a file it cannot parse
+        raise _damaged_graph(path, error) from error
+
+
+def _read_graph_into_memory(path: Path) -> faiss.Index:
     with open(path, "rb") as handle:
         try:
             return faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]
-        except RuntimeError as error:  # what faiss raises for a file it cannot parse
-            reason = re.sub(r"^.*\.cpp:\d+: (Error: '.*' failed: )?", "", str(error).strip().splitlines()[-1])
-            raise ValueError(
-                f"the graph in {path.parent.parent.name}/{path.parent.name} cannot be read ({reason})"
-            ) from error
+        except RuntimeError as error:
+            raise _damaged_graph(path, error) from error
+
+
+def _damaged_graph(path: Path, error: RuntimeError) -> ValueError:
+    reason = re.sub(r"^.*\.cpp:\d+: (Error: '.*' failed: )?", "", str(error).strip().splitlines()[-1])
+    return ValueError(f"the graph in {path.parent.parent.name}/{path.parent.name} cannot be read ({reason})")
 
 
 def write_graph(path: Path, graph: faiss.Index) -> None:
