@@ -110,7 +110,7 @@ class BuildOptions:
     workers: int | None = None  # chunking processes (None: one per core)
     hnsw_threshold: int = HNSW_THRESHOLD
     merge_share: float = 0.2  # merge when rows outside the first segment plus removed rows pass this share
-    max_segments: int = 8
+    max_segments: int = 8  # more, and the segments after the first are merged into one
     inputs: str = ""  # fingerprint of what the articles were read from, kept in the manifest
 
 
@@ -248,12 +248,20 @@ class _Build:
         return _segment_data(articles, chunked, embedder, first_id)
 
     def _plan(self, kept: list[tuple[Segment, np.ndarray]], new: SegmentData, dead_ids: np.ndarray) -> GenerationPlan:
+        """Keep the served segments and add the new one; when the rows outside the first segment (and those
+        marked gone) are too many, merge everything into one; when only the segments are too many, merge
+        those after the first, so that the cost is that of the small segments, not of the whole index."""
         options = self.options
-        if kept and not _merge_due(kept, len(new), options):
-            stats = kept[0][0].lexical_stats()
-            return GenerationPlan(kept=kept, new=new, lexical_stats=stats, removed_ids=dead_ids)
-        merged = _merge([*(_live_data(segment, dead) for segment, dead in kept), new])
-        return GenerationPlan(new=merged, removed_ids=dead_ids)
+        # A segment after the first whose rows all went is left out: nothing of it is served.
+        kept = [(segment, dead) for i, (segment, dead) in enumerate(kept) if i == 0 or segment.rows > len(dead)]
+        if not kept or _full_merge_due(kept, len(new), options):
+            merged = _merge([*(_live_data(segment, dead) for segment, dead in kept), new])
+            return GenerationPlan(new=merged, removed_ids=dead_ids)
+        stats = kept[0][0].lexical_stats()
+        if len(kept) + (1 if len(new) else 0) > options.max_segments:
+            small = _merge([*(_live_data(segment, dead) for segment, dead in kept[1:]), new])
+            return GenerationPlan(kept=kept[:1], new=small, lexical_stats=stats, removed_ids=dead_ids)
+        return GenerationPlan(kept=kept, new=new, lexical_stats=stats, removed_ids=dead_ids)
 
     def _write(self, plan: GenerationPlan, previous: IndexSnapshot | None, new: SegmentData) -> Path:
         chunks = sum(s.rows - len(d) for s, d in plan.kept) + (len(plan.new) if plan.new is not None else 0)
@@ -336,13 +344,14 @@ def _kept_segments(
     return kept, np.concatenate(removed) if removed else np.zeros(0, dtype=np.int64)
 
 
-def _merge_due(kept: list[tuple[Segment, np.ndarray]], new_rows: int, options: BuildOptions) -> bool:
+def _full_merge_due(kept: list[tuple[Segment, np.ndarray]], new_rows: int, options: BuildOptions) -> bool:
+    """Whether the first segment no longer holds most of the index: its rows are all gone, or the rows
+    outside it plus the rows marked gone pass `merge_share` of its live rows."""
     base, base_dead = kept[0]
     outside = sum(segment.rows - len(dead) for segment, dead in kept[1:]) + new_rows
     dead = sum(len(d) for _, d in kept)
-    segments = len(kept) + (1 if new_rows else 0)
     live_base = base.rows - len(base_dead)
-    return live_base == 0 or segments > options.max_segments or outside + dead > options.merge_share * live_base
+    return live_base == 0 or outside + dead > options.merge_share * live_base
 
 
 def _saving_vectors(index_path: Path) -> AbstractContextManager[None]:
