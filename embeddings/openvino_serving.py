@@ -5,7 +5,7 @@ tokenizer (tokenizer.json), its window and inputs, the layers after its mean poo
 layers and their activation; normalisation is always applied) and the vectors torch gave for the probe
 texts (serving.json, head-*.npy, probe.npy). A later process loads all of that with OpenVINO, tokenizers
 and numpy alone, and checks the probe texts against torch's vectors before serving, so torch,
-transformers and sentence-transformers are never imported: they hold about 0.45 GB of a serving process.
+transformers and sentence-transformers are never imported (about 0.48 GB of a serving process, benchmarks/RESULTS.md).
 A model whose modules are not all known here (another pooling, an unknown layer) has no serving files
 and loads torch as before.
 
