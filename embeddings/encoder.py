@@ -331,12 +331,13 @@ class Encoder:
 
 
 def head_layers(modules: list) -> list[DenseLayer] | None:
-    """The model's modules after its pooling as DenseLayers (a Normalize needs none: vectors are always
-    normalised); None when one is of another kind or activation."""
+    """The model's modules after its pooling as DenseLayers (a last Normalize needs none: vectors are
+    always normalised); None when one is of another kind or activation."""
     layers: list[DenseLayer] = []
-    for module in modules[1:]:  # modules[0] is the pooling, checked by pools_spans
+    after_pooling = modules[1:]  # modules[0] is the pooling, checked by pools_spans
+    for position, module in enumerate(after_pooling):
         kind = type(module).__name__
-        if kind == "Normalize":
+        if kind == "Normalize" and position == len(after_pooling) - 1:
             continue
         linear = getattr(module, "linear", None)
         activation = getattr(module, "activation_function", None)
