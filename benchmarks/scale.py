@@ -13,6 +13,9 @@ the figure it is measured against in the same run:
   questions, against embedding the question alone;
 - adding one article (a new file, `reindex` through the service) and a reindex with nothing changed.
 The work folder keeps the corpus and index, so a second run skips the build (--rebuild forces it).
+The resident memory printed here is this process's, which may have built the index first: for a fresh
+serving process (anonymous and file-backed memory apart) and adding one article, measured against another
+checkout of Byline on the same index, see benchmarks/serving_cost.py.
 """
 
 from __future__ import annotations

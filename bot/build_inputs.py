@@ -48,6 +48,7 @@ class BuildInputs:
             self.from_library,
             self.folded,
             [CorpusNote(Path(path), message) for path, message in self.notes],
+            files_read=0,
         )
 
 

@@ -40,6 +40,7 @@ from corpus.gather import gather_articles
 from corpus.library import Library
 from corpus.models import Article
 from corpus.readers import CorpusNote, SkippedFile, default_corpus_path
+from corpus.readers.recorded import CorpusFileRecords
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import IndexLocationError
@@ -49,6 +50,8 @@ from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.sentences import StoredSentences
 from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, current_generation, open_index
 from embeddings.vectors import VectorStore, open_shared_store
+
+CORPUS_RECORDS_FILE = "corpus-files.json"  # in the index folder: what each corpus file held when last read
 
 __all__ = ["Byline", "IndexStatus", "QuestionError", "ReindexOutcome"]
 
@@ -60,6 +63,7 @@ class ReindexOutcome:
     from_library: int = 0  # articles indexed from the library (feeds, links, uploads)
     folded: int = 0  # library articles folded into a corpus-folder article telling the same story
     notes: list[CorpusNote] = field(default_factory=list)  # articles kept with a change (e.g. no date)
+    files_read: int | None = None  # corpus files read (None: all; the others were unchanged since last read)
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class Byline:
                 options=self.index_settings.corpus_options,
                 indexed_sources=self._indexed_sources(),
                 progress=reading,
+                records=CorpusFileRecords(self.index_settings.index_path / CORPUS_RECORDS_FILE),
             )
             report = build_index(
                 gathered.articles,
@@ -197,7 +202,9 @@ class Byline:
             searcher = self._open_searcher()
         with self._swap_lock:
             self._searcher = searcher
-        outcome = ReindexOutcome(report, gathered.skipped, gathered.from_library, gathered.folded, gathered.notes)
+        outcome = ReindexOutcome(
+            report, gathered.skipped, gathered.from_library, gathered.folded, gathered.notes, gathered.files_read
+        )
         save_build_inputs(self.index_settings.index_path, BuildInputs.of(fingerprint, outcome))
         return outcome
 

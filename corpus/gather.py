@@ -8,24 +8,27 @@ of being indexed twice. The result depends only on what is stored, so a rebuild 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.dedup import NearDuplicates, signature_of
 from corpus.library import Library, StoredArticle
 from corpus.models import AlsoIn, Article
-from corpus.readers.folder import CorpusLoad, CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
+from corpus.readers.folder import CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
+from corpus.readers.recorded import CorpusFileRecords, KnownArticle, whole
 from corpus.urls import url_key
 
 
 @dataclass
 class Gathered:
-    articles: list[Article] = field(default_factory=list)
+    # Articles of corpus files unchanged since they were recorded are KnownArticle (whole(a) reads one).
+    articles: list[Article | KnownArticle] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     from_library: int = 0  # library articles indexed
     folded: int = 0  # library articles folded into a corpus article telling the same story
     notes: list[CorpusNote] = field(default_factory=list)  # corpus articles kept with a change
+    files_read: int | None = None  # corpus files read (None: all; else the others were unchanged since recorded)
 
 
 def load_corpus_articles(corpus_path: Path, options: CorpusOptions | None = None) -> list[Article]:
@@ -43,38 +46,53 @@ def gather_articles(
     options: CorpusOptions | None = None,
     indexed_sources: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    records: CorpusFileRecords | None = None,
 ) -> Gathered:
     """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
     `allow_empty` (after the last stored article was removed, the index must become empty too).
-    `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id)."""
+    `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id);
+    with `records`, only the corpus files changed since they were recorded there are read."""
     stored = library.articles() if library is not None and library.exists() else []
+    files_read: int | None = None
+    corpus_articles: list[Article | KnownArticle]
     try:
-        corpus = load_corpus(corpus_path, options, indexed_sources, progress)
+        if records is None:
+            corpus = load_corpus(corpus_path, options, indexed_sources, progress)
+            corpus_articles, skipped, notes = list(corpus.articles), corpus.skipped, corpus.notes
+        else:
+            recorded_load = records.load_corpus(corpus_path, options, indexed_sources, progress)
+            corpus_articles, skipped, notes = recorded_load.articles, recorded_load.skipped, recorded_load.notes
+            files_read = recorded_load.files_read
     except EmptyCorpusError as error:
         if stored or allow_empty:  # a corpus may be feeds and links only
-            corpus = CorpusLoad(skipped=error.skipped)
+            corpus_articles, skipped, notes = [], error.skipped, []
         else:
             raise
     if not stored:
-        return Gathered(corpus.articles, corpus.skipped, notes=corpus.notes)
+        return Gathered(corpus_articles, skipped, notes=notes, files_read=files_read)
     assert library is not None
-    corpus_articles = corpus.articles
-    gathered = Gathered(skipped=corpus.skipped, notes=corpus.notes)
+    gathered = Gathered(skipped=skipped, notes=notes, files_read=files_read)
     extra_also_in = _fold_into_corpus(corpus_articles, stored, library, gathered)
     recorded = library.also_in()
     gathered.articles = [
-        article.model_copy(
-            update={
-                "also_in": _unique([*recorded.get(article.id, []), *extra_also_in.get(article.id, [])], article.url)
-            }
+        _with_also_in(
+            article, _unique([*recorded.get(article.id, []), *extra_also_in.get(article.id, [])], article.url)
         )
         for article in [*corpus_articles, *gathered.articles]
     ]
     return gathered
 
 
+def _with_also_in(article: Article | KnownArticle, also_in: list[AlsoIn]) -> Article | KnownArticle:
+    """The article with these also_in entries (an unchanged corpus file's article read again only if it has
+    some: as read from a file, an article has none)."""
+    if isinstance(article, KnownArticle) and not also_in:
+        return article
+    return whole(article).model_copy(update={"also_in": also_in})
+
+
 def _fold_into_corpus(
-    corpus_articles: list[Article], stored: list[StoredArticle], library: Library, gathered: Gathered
+    corpus_articles: list[Article | KnownArticle], stored: list[StoredArticle], library: Library, gathered: Gathered
 ) -> dict[str, list[AlsoIn]]:
     """Put each library article in gathered.articles unless a corpus article tells its story already;
     returns the also_in entries those corpus articles gain."""
@@ -107,14 +125,16 @@ def _fold_into_corpus(
     return extra
 
 
-def corpus_signatures(library: Library, corpus_articles: list[Article]) -> dict[str, bytes | None]:
+def corpus_signatures(library: Library, corpus_articles: Sequence[Article | KnownArticle]) -> dict[str, bytes | None]:
     """Near-duplicate signatures of corpus-folder articles, computed once per content and cached in the library."""
     cached = library.corpus_signatures()
     signatures: dict[str, tuple[str, bytes | None]] = {}
     for article in corpus_articles:
         content_hash = article.content_hash
         hit = cached.get(article.id)
-        signatures[article.id] = hit if hit and hit[0] == content_hash else (content_hash, signature_of(article.body))
+        signatures[article.id] = (
+            hit if hit and hit[0] == content_hash else (content_hash, signature_of(whole(article).body))
+        )
     if signatures != cached:
         library.save_corpus_signatures(signatures)
     return {article_id: signature for article_id, (_, signature) in signatures.items()}

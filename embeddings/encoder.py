@@ -2,6 +2,8 @@
 
 The transformer runs on OpenVINO when it can (converted once and cached on disk), else on torch; the
 model's own pooling, dense and normalize modules turn its token embeddings into vectors either way.
+Once a model in a local folder is converted and cached, later processes serve it from the cache without
+importing torch or sentence-transformers at all (openvino_serving.py); torch stays the fallback.
 """
 
 from __future__ import annotations
@@ -18,10 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from corpus.errors import BylineError
 from embeddings.model_cache import ModelCache
 from embeddings.model_inputs import InputBatch, InputTokenizer, UnsupportedInputsError
+from embeddings.openvino_serving import (
+    ACTIVATIONS,
+    ArrayHead,
+    DenseLayer,
+    ServedModel,
+    folder_key,
+    has_serving_files,
+    load_served,
+    write_serving_files,
+)
 from embeddings.pooling import SentencePooling, check_spans, span_masks
 
 if TYPE_CHECKING:  # imported when first needed: loading torch takes seconds
@@ -71,7 +84,10 @@ class _TokenPath:
     """What turns texts into vectors through token embeddings: tokenizer, transformer, pooling."""
 
     def __init__(
-        self, tokenizer: InputTokenizer, token_model: Callable[[InputBatch], np.ndarray], pooling: SentencePooling
+        self,
+        tokenizer: InputTokenizer,
+        token_model: Callable[[InputBatch], np.ndarray],
+        pooling: SentencePooling | ArrayHead,
     ) -> None:
         self.tokenizer = tokenizer
         self.token_model = token_model
@@ -123,10 +139,36 @@ class Encoder:
     @property
     def loaded(self) -> bool:
         """Whether the model is in memory already (it loads on first use)."""
-        return "_model" in self.__dict__
+        return "_model" in self.__dict__ or self.__dict__.get("_served") is not None
+
+    @cached_property
+    def _served(self) -> ServedModel | None:
+        """The converted model from the cache, loaded without torch, when its entry has what that takes."""
+        if self.requested_runtime == Runtime.TORCH or self.model_cache is None:
+            return None
+        key = self._folder_key
+        if key is None:
+            return None
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            return None  # the torch path says why OpenVINO is not used
+        cache = ModelCache(self.model_cache)
+        if not has_serving_files(cache.entry(key)):
+            return None
+        return cache.load_existing(key, load_served)
+
+    @cached_property
+    def _folder_key(self) -> str | None:
+        """The model cache key of a model in a local folder (None for a model known by name only)."""
+        if self.model_name != BUNDLED_MODEL and not Path(self.model_name).is_dir():
+            return None
+        return folder_key(Path(resolve_model_path(self.model_name)))
 
     @property
     def dimension(self) -> int:
+        if self._served is not None:
+            return self._served.dimension
         model = self._model
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dimension = get_dimension()
@@ -137,13 +179,16 @@ class Encoder:
     @property
     def max_tokens(self) -> int:
         """Tokens of text the model reads per input, special tokens excluded."""
+        if self._served is not None:
+            return self._served.max_length - 2
         # Set when the model is loaded, so never None here.
         return (self._model.max_seq_length or 256) - 2
 
     @cached_property
-    def tokenizer(self):
+    def tokenizer(self) -> Tokenizer:
         """The model's own fast tokenizer, with no truncation and no padding."""
-        tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
+        source = self._served.backend_tokenizer if self._served is not None else self._model.tokenizer.backend_tokenizer
+        tokenizer = copy.deepcopy(source)
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return tokenizer
@@ -244,6 +289,9 @@ class Encoder:
     def _openvino_path(self) -> _TokenPath | None:
         if self.requested_runtime == Runtime.TORCH:
             return None
+        served = self._served
+        if served is not None:
+            return _TokenPath(served.tokenizer, served.token_model, served.head)
         from embeddings.openvino_runtime import OpenVinoUnavailableError, load_openvino
 
         torch_path = self._torch_path
@@ -256,6 +304,8 @@ class Encoder:
                 torch_path.token_model,
                 torch_path.pooling.pool,
                 ModelCache(self.model_cache) if self.model_cache else None,
+                self._folder_key,
+                self._serving_files(torch_path),
             )
         except OpenVinoUnavailableError as error:
             if self.requested_runtime == Runtime.OPENVINO:
@@ -263,6 +313,41 @@ class Encoder:
             log.warning("embedding with torch, not OpenVINO: %s", error)
             return None
         return _TokenPath(torch_path.tokenizer, token_model, torch_path.pooling)
+
+    def _serving_files(self, torch_path: _TokenPath) -> Callable[[Path, np.ndarray], None] | None:
+        """What writes the files that serve this model without torch into its cache entry (None when its
+        modules after the transformer are not all known to openvino_serving)."""
+        layers = head_layers(list(self._model)[1:])
+        if layers is None or not torch_path.pooling.pools_spans:
+            return None
+        backend = self._model.tokenizer.backend_tokenizer
+        pad_id = int(self._model.tokenizer.pad_token_id or 0)
+        dimension = self.dimension
+
+        def write(folder: Path, probe_vectors: np.ndarray) -> None:
+            write_serving_files(folder, backend, torch_path.tokenizer, pad_id, layers, dimension, probe_vectors)
+
+        return write
+
+
+def head_layers(modules: list) -> list[DenseLayer] | None:
+    """The model's modules after its pooling as DenseLayers (a last Normalize needs none: vectors are
+    always normalised); None when one is of another kind or activation."""
+    layers: list[DenseLayer] = []
+    after_pooling = modules[1:]  # modules[0] is the pooling, checked by pools_spans
+    for position, module in enumerate(after_pooling):
+        kind = type(module).__name__
+        if kind == "Normalize" and position == len(after_pooling) - 1:
+            continue
+        linear = getattr(module, "linear", None)
+        activation = getattr(module, "activation_function", None)
+        name = f"{type(activation).__module__}.{type(activation).__qualname__}"
+        if kind != "Dense" or linear is None or name not in ACTIVATIONS:
+            return None
+        weight = linear.weight.detach().float().numpy()
+        bias = linear.bias.detach().float().numpy() if linear.bias is not None else np.zeros(len(weight), np.float32)
+        layers.append(DenseLayer(weight, bias, name))
+    return layers
 
 
 def _position_limit(model: SentenceTransformer) -> int:

@@ -34,9 +34,13 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:
-    """`array` as a .npy file (np.load reads it memory-mapped)."""
+    """`array` as a .npy file (np.load reads it memory-mapped). The data is written by Python's file, not
+    numpy's tofile, so that a write the disk refuses raises OSError with its errno (numpy's says only how
+    many bytes were written)."""
+    array = np.ascontiguousarray(array)
     with open(path, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+        handle.write(array.reshape(-1).data.cast("B"))
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -14,6 +14,7 @@ from filelock import FileLock, Timeout
 
 from corpus.errors import BylineError, Remedy
 from corpus.models import Article
+from corpus.readers.recorded import KnownArticle, whole
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.chunk_pool import ChunkedArticle, chunk_articles
 from embeddings.chunking import Chunk, ChunkerSettings
@@ -109,12 +110,12 @@ class BuildOptions:
     workers: int | None = None  # chunking processes (None: one per core)
     hnsw_threshold: int = HNSW_THRESHOLD
     merge_share: float = 0.2  # merge when rows outside the first segment plus removed rows pass this share
-    max_segments: int = 8
+    max_segments: int = 8  # more, and the segments after the first are merged into one
     inputs: str = ""  # fingerprint of what the articles were read from, kept in the manifest
 
 
 def build_index(
-    articles: Sequence[Article],
+    articles: Sequence[Article | KnownArticle],
     index_path: Path,
     encoder: Encoder,
     chunker_settings: ChunkerSettings,
@@ -125,6 +126,7 @@ def build_index(
     """Build and serve a new generation for `articles`, reusing every chunk and vector it can.
 
     A build that fails (a full disk, say) leaves the served generation as it was, and no part of its own.
+    A KnownArticle (of a corpus file unchanged since it was read) is read whole only if it must be chunked.
     """
     lock = FileLock(str(index_path / ".lock"))
     with writing_to(index_path):
@@ -142,7 +144,7 @@ def build_index(
 class _Build:
     def __init__(
         self,
-        articles: list[Article],
+        articles: list[Article | KnownArticle],
         index_path: Path,
         encoder: Encoder,
         chunker_settings: ChunkerSettings,
@@ -175,7 +177,7 @@ class _Build:
             return self._nothing_to_do(previous)
         kept, dead_ids = _kept_segments(previous, {*report.changed, *report.removed})
         fresh = set(report.added) | set(report.changed)
-        to_chunk = [a for a in self.articles if a.id in fresh]
+        to_chunk = [whole(a) for a in self.articles if a.id in fresh]
         self.tracker.start(len(self.articles), len(to_chunk))
         self.tracker.reused(len(self.articles) - len(to_chunk), sum(s.rows - len(d) for s, d in kept))
         first_id = (previous.manifest.max_id if previous else -1) + 1
@@ -191,9 +193,13 @@ class _Build:
                 if shared is not None:
                     shared.add(new.ids, new.vectors, new.fields)
                     shared.save()
-                # Before serving, so that a disk too full to prune the cache fails the build, not the swap.
-                with _saving_vectors(self.index_path):
-                    cache.keep_only(self._indexed_keys(generation, new))
+                if not plan.kept and plan.new is not None:
+                    # Every chunk was written again (a merge or a first build): the cache forgets what is no
+                    # longer indexed. A build that only adds a segment leaves it be, so that it costs what
+                    # changed; what it leaves is forgotten at the next merge. Before serving, so that a disk
+                    # too full to prune the cache fails the build, not the swap.
+                    with _saving_vectors(self.index_path):
+                        cache.keep_only(self._keys(plan.new))
                 serve_generation(self.index_path, generation)
             if shared is not None and served is not None and previous is not None:
                 shared.remove(removed_ids(served))  # gone from both generations readers may be on now
@@ -242,12 +248,20 @@ class _Build:
         return _segment_data(articles, chunked, embedder, first_id)
 
     def _plan(self, kept: list[tuple[Segment, np.ndarray]], new: SegmentData, dead_ids: np.ndarray) -> GenerationPlan:
+        """Keep the served segments and add the new one; when the rows outside the first segment (and those
+        marked gone) are too many, merge everything into one; when only the segments are too many, merge
+        those after the first, so that the cost is that of the small segments, not of the whole index."""
         options = self.options
-        if kept and not _merge_due(kept, len(new), options):
-            stats = kept[0][0].lexical_stats()
-            return GenerationPlan(kept=kept, new=new, lexical_stats=stats, removed_ids=dead_ids)
-        merged = _merge([*(_live_data(segment, dead) for segment, dead in kept), new])
-        return GenerationPlan(new=merged, removed_ids=dead_ids)
+        # A segment after the first whose rows all went is left out: nothing of it is served.
+        kept = [(segment, dead) for i, (segment, dead) in enumerate(kept) if i == 0 or segment.rows > len(dead)]
+        if not kept or _full_merge_due(kept, len(new), options):
+            merged = _merge([*(_live_data(segment, dead) for segment, dead in kept), new])
+            return GenerationPlan(new=merged, removed_ids=dead_ids)
+        stats = kept[0][0].lexical_stats()
+        if len(kept) + (1 if len(new) else 0) > options.max_segments:
+            small = _merge([*(_live_data(segment, dead) for segment, dead in kept[1:]), new])
+            return GenerationPlan(kept=kept[:1], new=small, lexical_stats=stats, removed_ids=dead_ids)
+        return GenerationPlan(kept=kept, new=new, lexical_stats=stats, removed_ids=dead_ids)
 
     def _write(self, plan: GenerationPlan, previous: IndexSnapshot | None, new: SegmentData) -> Path:
         chunks = sum(s.rows - len(d) for s, d in plan.kept) + (len(plan.new) if plan.new is not None else 0)
@@ -268,14 +282,10 @@ class _Build:
         self.report.segments = len(plan.kept) + (1 if plan.new is not None and len(plan.new) else 0)
         return write_generation(self.index_path, manifest, plan, self.options.hnsw_threshold)
 
-    def _indexed_keys(self, generation: Path, new: SegmentData) -> set[str]:
-        """Cache keys of every chunk the new generation serves (what the cache keeps)."""
-        snapshot = load_generation(generation)
-        try:
-            model = self.encoder.model_name
-            return {text_key(model, chunk.text) for chunk in snapshot.chunks}
-        finally:
-            snapshot.close()
+    def _keys(self, data: SegmentData) -> set[str]:
+        """Cache keys of the chunks of `data`."""
+        model = self.encoder.model_name
+        return {text_key(model, chunk.text) for chunk in data.chunks}
 
 
 def _served_generation(index_path: Path) -> Path | None:
@@ -304,7 +314,7 @@ def _reusable_snapshot(
     return snapshot
 
 
-def _diff(articles: list[Article], old: dict[str, str], report: BuildReport) -> None:
+def _diff(articles: list[Article | KnownArticle], old: dict[str, str], report: BuildReport) -> None:
     for article in articles:
         if article.id not in old:
             report.added.append(article.id)
@@ -334,13 +344,14 @@ def _kept_segments(
     return kept, np.concatenate(removed) if removed else np.zeros(0, dtype=np.int64)
 
 
-def _merge_due(kept: list[tuple[Segment, np.ndarray]], new_rows: int, options: BuildOptions) -> bool:
+def _full_merge_due(kept: list[tuple[Segment, np.ndarray]], new_rows: int, options: BuildOptions) -> bool:
+    """Whether the first segment no longer holds most of the index: its rows are all gone, or the rows
+    outside it plus the rows marked gone pass `merge_share` of its live rows."""
     base, base_dead = kept[0]
     outside = sum(segment.rows - len(dead) for segment, dead in kept[1:]) + new_rows
     dead = sum(len(d) for _, d in kept)
-    segments = len(kept) + (1 if new_rows else 0)
     live_base = base.rows - len(base_dead)
-    return live_base == 0 or segments > options.max_segments or outside + dead > options.merge_share * live_base
+    return live_base == 0 or outside + dead > options.merge_share * live_base
 
 
 def _saving_vectors(index_path: Path) -> AbstractContextManager[None]:

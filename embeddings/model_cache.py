@@ -52,6 +52,19 @@ class ModelCache:
         self._build(key, build)
         return load(_checked(entry))
 
+    def load_existing(self, key: str, load: Callable[[Path], T]) -> T | None:
+        """`load` the entry for `key` if there is one that loads; None otherwise (a damaged one is removed,
+        so that the next `load_or_build` builds it again)."""
+        entry = self.entry(key)
+        if not entry.exists():
+            return None
+        try:
+            return load(_checked(entry))
+        except Exception as error:  # whatever a damaged file makes the loader raise
+            log.warning("model cache entry %s is damaged (%s); converting the model again", entry, error)
+            self._discard(entry)
+            return None
+
     def _build(self, key: str, build: Callable[[Path], None]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,18 +22,18 @@ import torch
 
 from embeddings.model_cache import ModelCache
 from embeddings.model_inputs import InputBatch, InputTokenizer
+from embeddings.openvino_serving import (
+    MIN_PROBE_COSINE,
+    MODEL_FILE,
+    OpenVinoTokenModel,
+    compile_entry,
+    compile_model,
+    probe_batch,
+)
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = "1"  # bump when what is converted or how changes
-MODEL_FILE = "model.xml"
-MIN_PROBE_COSINE = 0.999
-PROBE_TEXTS = [
-    "What did the Federal Reserve signal about interest rates?",
-    "Iran and Iraq agreed to strengthen security along their shared border, officials said on Wednesday, "
-    "after talks in Baghdad that focused on armed groups operating in the mountains of the Kurdistan region.",
-    "Hi.",
-]
 
 
 class OpenVinoUnavailableError(Exception):
@@ -52,20 +51,6 @@ class TokenEmbeddingModule(torch.nn.Module):
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         features = dict(zip(self.input_names, inputs))
         return self.transformer(features)["token_embeddings"]
-
-
-class OpenVinoTokenModel:
-    """Token embeddings from a compiled OpenVINO model; one inference at a time per encoder."""
-
-    def __init__(self, compiled: Any) -> None:
-        self._compiled = compiled
-        self._request = compiled.create_infer_request()
-        self._lock = threading.Lock()
-
-    def __call__(self, batch: InputBatch) -> np.ndarray:
-        with self._lock:
-            result = self._request.infer(batch.inputs)
-            return np.array(result[self._compiled.output(0)], dtype=np.float32, copy=True)
 
 
 class TorchTokenModel:
@@ -113,14 +98,17 @@ def load_openvino(
     reference: Callable[[InputBatch], np.ndarray],
     pool: Callable[[np.ndarray, np.ndarray], np.ndarray],
     cache: ModelCache | None,
+    key: str | None = None,
+    serving_files: Callable[[Path, np.ndarray], None] | None = None,
 ) -> OpenVinoTokenModel:
-    """The OpenVINO model for `transformer`, from `cache` (converted and stored there when missing).
+    """The OpenVINO model for `transformer`, from `cache` under `key` (default: a digest of its weights;
+    converted and stored there when missing, with `serving_files(folder, probe vectors)` written beside it).
     Raises OpenVinoUnavailableError when OpenVINO cannot reproduce the torch model's vectors."""
     try:
         import openvino  # noqa: F401
     except ImportError as error:
         raise OpenVinoUnavailableError(f"openvino cannot be imported ({error})") from error
-    probe = tokenizer.batch(list(range(len(PROBE_TEXTS))), tokenizer.encode(PROBE_TEXTS))
+    probe = probe_batch(tokenizer)
     expected = pool(reference(probe), probe.attention_mask)
 
     def checked(model: OpenVinoTokenModel) -> OpenVinoTokenModel:
@@ -134,19 +122,21 @@ def load_openvino(
 
         started = time.monotonic()
         openvino.save_model(_convert(transformer, probe), str(folder / MODEL_FILE), compress_to_fp16=False)
+        if serving_files is not None:
+            serving_files(folder, expected)
         log.info("converted the embedding model to OpenVINO in %.1f s", time.monotonic() - started)
 
     def load(folder: Path) -> OpenVinoTokenModel:
-        return checked(OpenVinoTokenModel(_compile(_core().read_model(str(folder / MODEL_FILE)))))
+        return checked(OpenVinoTokenModel(compile_entry(folder)))
 
     try:
         if cache is None:
-            return checked(OpenVinoTokenModel(_compile(_convert(transformer, probe))))
+            return checked(OpenVinoTokenModel(compile_model(_convert(transformer, probe))))
         try:
-            return cache.load_or_build(cache_key(transformer), build, load)
+            return cache.load_or_build(key or cache_key(transformer), build, load)
         except OSError as error:
             log.warning("cannot write the model cache at %s (%s); converting the model in memory", cache.root, error)
-            return checked(OpenVinoTokenModel(_compile(_convert(transformer, probe))))
+            return checked(OpenVinoTokenModel(compile_model(_convert(transformer, probe))))
     except OpenVinoUnavailableError:
         raise
     except Exception as error:  # conversion and compilation raise many kinds; each means "not here"
@@ -179,29 +169,3 @@ def _quiet_tracing() -> Iterator[None]:
             yield
     finally:
         transformers_logging.set_verbosity(verbosity)
-
-
-def _compile(model: Any) -> Any:
-    return _core().compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-
-
-_CORE_LOCK = threading.Lock()
-_CORE: Any = None
-
-
-def _core() -> Any:
-    """The process's one OpenVINO Core, kept until exit.
-
-    OpenVINO's CPU plugin (one per Core) swaps the calling thread's alternate signal stack for its own
-    when it starts, and when it is destroyed puts back the one it found and unmaps its own. With one
-    Core per encoder, encoders freed in another order than they were made leave a thread pointing at an
-    unmapped stack, and the next signal handled on that thread (a SIGTERM to `byline run`) kills the
-    process with SIGSEGV instead of running the handler. One Core that lives as long as the process
-    never does that."""
-    global _CORE
-    with _CORE_LOCK:
-        if _CORE is None:
-            import openvino
-
-            _CORE = openvino.Core()
-        return _CORE

@@ -4,10 +4,13 @@ for whole texts and for character spans inside them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tokenizers import Encoding
+
+if TYPE_CHECKING:  # imported when first used: a model served without torch never loads it
+    import torch
 
 
 class EmptySpanError(ValueError):
@@ -55,15 +58,19 @@ class SentencePooling:
         return self._finish(features, self._modules)
 
     @staticmethod
-    @torch.inference_mode()
     def _finish(features: dict[str, torch.Tensor], modules: Sequence[torch.nn.Module]) -> np.ndarray:
-        for module in modules:
-            features = module(features)
-        vectors = torch.nn.functional.normalize(features["sentence_embedding"].float(), p=2, dim=-1)
-        return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            for module in modules:
+                features = module(features)
+            vectors = torch.nn.functional.normalize(features["sentence_embedding"].float(), p=2, dim=-1)
+            return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
 
 
 def _tensor(array: np.ndarray, dtype: type[np.generic]) -> torch.Tensor:
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
 
 

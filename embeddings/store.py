@@ -10,7 +10,8 @@ Layout of an index folder:
     .CURRENT.*               a new pointer being written (likewise)
     embedding-cache.sqlite   vectors (and sentence vectors) by hash of the embedded text, so no text is
                              embedded twice
-    corpus-files.sqlite      what each corpus file held when last read, so unchanged files are not read again
+    corpus-files.json        what each corpus file held when last read, so unchanged files are not read again
+                             (corpus/readers/recorded.py)
     .lock                    held by whoever is building a generation
 A build writes a new generation beside the served one and only then points CURRENT at it, so a crash
 or kill mid-build leaves the last good index serving. Generations are never changed once written; a

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -126,41 +127,79 @@ def load_corpus(
     files, so that a new file reusing one of those ids cannot replace the indexed article.
     `progress` is told how many articles were read so far, after each file."""
     options = options or CorpusOptions()
-    root = Path(root)
-    load = CorpusLoad()
-    if root.is_file():
-        corpus_files, root = [CorpusFile(root, Path(os.path.realpath(root)))], root.parent
-    elif root.is_dir():
-        walk = walk_corpus(root, options.follow_external_links)
-        corpus_files = walk.files
-        load.skipped.extend(SkippedFile(path, reason) for path, reason in walk.skipped)
-    else:
-        raise EmptyCorpusError(f"corpus folder {printable(str(root))} does not exist")
-    candidates: list[tuple[Path, Article]] = []
-    for corpus_file in corpus_files:
-        result = read_file(corpus_file, root, options)
-        load.skipped.extend(SkippedFile(corpus_file.path, reason) for reason in result.skipped_parts)
-        load.notes.extend(CorpusNote(corpus_file.path, note) for note in result.notes)
-        for article in result.articles:
-            if article.size > options.max_article_chars:
-                reason = f"article {article.id!r} too long ({article.size:,} characters; the limit is {options.max_article_chars:,})"
-                load.skipped.append(SkippedFile(corpus_file.path, reason))
-            else:
-                candidates.append((corpus_file.path, article))
-        if progress is not None:
-            progress(len(candidates))
-    keep_one_per_id(candidates, indexed_sources or {}, load)
+    corpus_files, root, walk_skipped = list_corpus(Path(root), options)
+    load = CorpusLoad(skipped=walk_skipped)
+    read = read_articles(root, options)
+    articles, skipped, notes = collect_corpus(corpus_files, options, indexed_sources or {}, progress, read)
+    load.articles.extend(articles)
+    load.skipped.extend(SkippedFile(path, reason) for path, reason in skipped)
+    load.notes.extend(CorpusNote(path, message) for path, message in notes)
     if not load.articles:
         raise EmptyCorpusError(empty_corpus_message(root, load.skipped), load.skipped)
     return load
 
 
+def list_corpus(root: Path, options: CorpusOptions) -> tuple[list[CorpusFile], Path, list[SkippedFile]]:
+    """The files to read under root (or root itself, a file), the folder ids are relative to, and what the
+    walk skipped; EmptyCorpusError when root does not exist."""
+    if root.is_file():
+        return [CorpusFile(root, Path(os.path.realpath(root)))], root.parent, []
+    if root.is_dir():
+        walk = walk_corpus(root, options.follow_external_links)
+        return walk.files, root, [SkippedFile(path, reason) for path, reason in walk.skipped]
+    raise EmptyCorpusError(f"corpus folder {printable(str(root))} does not exist")
+
+
+class Candidate(Protocol):
+    """What choosing one article per id reads of an article (an Article, or the record of one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def source_file(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+C = TypeVar("C", bound=Candidate)
+FileReader = Callable[[CorpusFile], tuple[list[C], list[str], list[str]]]
+
+
+def collect_corpus(
+    corpus_files: list[CorpusFile],
+    options: CorpusOptions,
+    indexed_sources: Mapping[str, str],
+    progress: Callable[[int], None] | None,
+    read: FileReader[C],
+) -> tuple[list[C], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """The articles of `corpus_files` (each read with `read`: its articles, skipped parts and notes), one
+    per id, with what was skipped and noted, each with its file."""
+    skipped: list[tuple[Path, str]] = []
+    notes: list[tuple[Path, str]] = []
+    candidates: list[tuple[Path, C]] = []
+    for corpus_file in corpus_files:
+        articles, skipped_parts, file_notes = read(corpus_file)
+        skipped.extend((corpus_file.path, reason) for reason in skipped_parts)
+        notes.extend((corpus_file.path, note) for note in file_notes)
+        for article in articles:
+            if article.size > options.max_article_chars:
+                reason = f"article {article.id!r} too long ({article.size:,} characters; the limit is {options.max_article_chars:,})"
+                skipped.append((corpus_file.path, reason))
+            else:
+                candidates.append((corpus_file.path, article))
+        if progress is not None:
+            progress(len(candidates))
+    return keep_one_per_id(candidates, indexed_sources, skipped), skipped, notes
+
+
 def keep_one_per_id(
-    candidates: list[tuple[Path, Article]], indexed_sources: Mapping[str, str], load: CorpusLoad
-) -> None:
+    candidates: list[tuple[Path, C]], indexed_sources: Mapping[str, str], skipped: list[tuple[Path, str]]
+) -> list[C]:
     """One article per id, in the order ids first appear: the indexed one if it is among them, else
     the first; every other article with that id is skipped with the file it clashes with."""
-    kept: dict[str, Article] = {}
+    kept: dict[str, C] = {}
     for _, article in candidates:
         current = kept.get(article.id)
         if current is None or (indexed_sources.get(article.id) == article.source_file != current.source_file):
@@ -171,8 +210,18 @@ def keep_one_per_id(
             continue
         indexed = ", the indexed one" if indexed_sources.get(article.id) == chosen.source_file else ""
         reason = f"duplicate article id {article.id!r} (kept the article from {chosen.source_file}{indexed})"
-        load.skipped.append(SkippedFile(path, reason))
-    load.articles.extend(kept.values())
+        skipped.append((path, reason))
+    return list(kept.values())
+
+
+def read_articles(root: Path, options: CorpusOptions) -> FileReader[Article]:
+    """Reads each file for its articles, skipped parts and notes."""
+
+    def read(corpus_file: CorpusFile) -> tuple[list[Article], list[str], list[str]]:
+        result = read_file(corpus_file, root, options)
+        return result.articles, result.skipped_parts, result.notes
+
+    return read
 
 
 def read_file(corpus_file: CorpusFile, root: Path, options: CorpusOptions) -> ReadResult:

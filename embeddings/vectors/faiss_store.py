@@ -44,6 +44,7 @@ class FaissVectorStore:
         self.columns = RowColumns.build(np.zeros(0, dtype=np.int64), RowFields())
         self._live: np.ndarray | None = None  # None: every row is live
         self._graph: faiss.Index | None = None
+        self._saved_vectors: np.ndarray | None = None  # vectors.npy, when `vectors` is the graph's copy
         self.ef_search = HNSW_EF_SEARCH
 
     @property
@@ -73,6 +74,9 @@ class FaissVectorStore:
                     f"the graph in {where} holds {store._graph.ntotal} vectors of {store._graph.d} dimensions, "
                     f"not {rows} of {stored}"
                 )
+            # Searches read the graph's own copy of the vectors (memory-mapped with it), so that a serving
+            # process does not page in vectors.npy as well; vectors.npy stays what is verified and merged.
+            store._saved_vectors, store.vectors = store.vectors, graph_vectors(store._graph, store.vectors)
         return store
 
     def count(self) -> int:
@@ -84,13 +88,16 @@ class FaissVectorStore:
         ids = np.asarray(self.columns.ids)
         if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
             raise ValueError(f"the ids in {self.folder.parent.name}/{self.folder.name} are not in ascending order")
-        for start in range(0, len(self.vectors), VERIFY_BLOCK):
-            block = np.asarray(self.vectors[start : start + VERIFY_BLOCK], dtype=np.float32)
+        saved = self.vectors if self._saved_vectors is None else self._saved_vectors
+        where = f"{self.folder.parent.name}/{self.folder.name}"
+        for start in range(0, len(saved), VERIFY_BLOCK):
+            block = np.asarray(saved[start : start + VERIFY_BLOCK], dtype=np.float32)
             norms = np.linalg.norm(block, axis=1)
             bad = np.flatnonzero(~(np.abs(norms - 1) <= UNIT_TOLERANCE))  # NaN norms count as bad too
             if len(bad):
-                where = f"{self.folder.parent.name}/{self.folder.name}"
                 raise ValueError(f"vector {start + int(bad[0])} in {where} is not a unit vector")
+            if saved is not self.vectors and not np.array_equal(block, self.vectors[start : start + VERIFY_BLOCK]):
+                raise FilesDisagreeError(f"the graph in {where} holds other vectors than vectors.npy")
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, fields: RowFields) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -101,7 +108,7 @@ class FaissVectorStore:
         order = np.argsort(all_ids, kind="stable")
         self.vectors = np.concatenate([self.vectors[keep], np.asarray(vectors, dtype=np.float32)])[order]
         self.columns = RowColumns.build(all_ids[order], (self.columns.fields(keep) + fields).take(order))
-        self._live, self._graph = None, None
+        self._live, self._graph, self._saved_vectors = None, None, None
 
     def remove(self, ids: np.ndarray) -> None:
         rows = self.rows_of(np.asarray(ids, dtype=np.int64))
@@ -206,10 +213,11 @@ class FaissVectorStore:
         staging.rmdir()
         reopened = FaissVectorStore.open(self.folder, self.dimension)
         self.vectors, self.columns, self._graph, self._live = reopened.vectors, reopened.columns, reopened._graph, None
+        self._saved_vectors = reopened._saved_vectors
 
     def close(self) -> None:
         """Let go of the vectors (memory-mapped files are unmapped once nothing else holds them)."""
-        self._graph = None
+        self._graph, self._saved_vectors = None, None
         self.vectors = np.zeros((0, self.dimension), dtype=np.float32)
         self.columns = RowColumns.build(np.zeros(0, dtype=np.int64), RowFields())
         self._live = None
@@ -222,16 +230,61 @@ def build_graph(vectors: np.ndarray) -> faiss.Index:
     return graph
 
 
+class _GraphArray:
+    """A read-only array interface over the graph's stored vectors that keeps the graph alive: an array
+    made from it holds this object, so the graph (and its memory map) outlives every view of it."""
+
+    def __init__(self, graph: faiss.Index, address: int, shape: tuple[int, int]) -> None:
+        self.graph = graph
+        self.__array_interface__ = {"data": (address, True), "shape": shape, "typestr": "<f4", "version": 3}
+
+
+def graph_vectors(graph: faiss.Index, saved: np.ndarray) -> np.ndarray:
+    """The float32 vectors an HNSW graph stores for its rows, as an array over the graph's own memory (no
+    copy); `saved` (vectors.npy) when the graph does not store them as plain float32 rows."""
+    rows, dimension = int(graph.ntotal), int(graph.d)
+    stored = getattr(graph, "storage", None)  # an IndexHNSW's (missing from faiss's stubs)
+    storage = faiss.downcast_index(stored) if stored is not None else None
+    codes = getattr(storage, "codes", None)
+    if rows == 0 or not isinstance(storage, faiss.IndexFlat) or codes is None:
+        return saved
+    size = rows * dimension * 4
+    if storage.code_size != dimension * 4 or codes.size() != size:
+        return saved
+    address = faiss.rev_swig_ptr(codes.data(), size).__array_interface__["data"][0]
+    return np.asarray(_GraphArray(graph, address, (rows, dimension)))
+
+
 def read_graph(path: Path) -> faiss.Index:
-    """The HNSW graph saved at `path` (OSError when it is missing, ValueError when it is damaged)."""
+    """The HNSW graph saved at `path` (OSError when it is missing, ValueError when it is damaged).
+
+    The file is memory-mapped, not read into memory (a segment's files never change once written): a
+    search pages in the few thousand vectors and links it visits, and the serving process holds no second
+    copy of the vectors beside vectors.npy."""
+    with open(path, "rb"):  # OSError with its errno when the file is missing or unreadable
+        pass
+    try:
+        name = os.fsdecode(path)
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # faiss takes a UTF-8 file name: read the file into memory instead
+        return _read_graph_into_memory(path)
+    try:
+        return faiss.read_index(name, faiss.IO_FLAG_MMAP_IFC)
+    except RuntimeError as error:  # what faiss raises for a file it cannot parse
+        raise _damaged_graph(path, error) from error
+
+
+def _read_graph_into_memory(path: Path) -> faiss.Index:
     with open(path, "rb") as handle:
         try:
             return faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]
-        except RuntimeError as error:  # what faiss raises for a file it cannot parse
-            reason = re.sub(r"^.*\.cpp:\d+: (Error: '.*' failed: )?", "", str(error).strip().splitlines()[-1])
-            raise ValueError(
-                f"the graph in {path.parent.parent.name}/{path.parent.name} cannot be read ({reason})"
-            ) from error
+        except RuntimeError as error:
+            raise _damaged_graph(path, error) from error
+
+
+def _damaged_graph(path: Path, error: RuntimeError) -> ValueError:
+    reason = re.sub(r"^.*\.cpp:\d+: (Error: '.*' failed: )?", "", str(error).strip().splitlines()[-1])
+    return ValueError(f"the graph in {path.parent.parent.name}/{path.parent.name} cannot be read ({reason})")
 
 
 def write_graph(path: Path, graph: faiss.Index) -> None:

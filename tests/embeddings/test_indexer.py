@@ -17,7 +17,7 @@ from corpus.errors import Remedy
 from corpus.readers import load_corpus
 from embeddings.chunking import ChunkerSettings
 from embeddings.encoder import Encoder
-from embeddings.indexer import BuildProgress, IndexBusyError, build_index
+from embeddings.indexer import BuildOptions, BuildProgress, IndexBusyError, build_index
 from embeddings.store import (
     CURRENT_FILE,
     IndexCorruptError,
@@ -234,3 +234,50 @@ def test_a_second_build_while_one_runs_is_refused(encoder: Encoder, news_corpus:
     with FileLock(str(index / ".lock")):
         with pytest.raises(IndexBusyError, match="Another build of the index"):
             build(encoder, news_corpus, index)
+
+
+def test_too_many_segments_merge_the_small_ones_and_leave_the_first_as_it_is(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    options = BuildOptions(max_segments=3, merge_share=100.0)  # merging everything never due here
+    first = build(encoder, news_corpus, index, options=options)
+    base = _segment_names(index)
+    assert len(base) == 1
+
+    report = first
+    for n in range(1, 5):
+        write_corpus(news_corpus, _port_article(n))
+        report = build(encoder, news_corpus, index, options=options)
+        assert report.added == [f"port-{n}"] and report.chunks_embedded == 1
+    names = _segment_names(index)
+    assert names[0] == base[0], "the first segment is never written again"
+    assert len(names) <= 3 and report.segments == len(names)
+    snapshot = open_index(index, encoder.model_name, SETTINGS)
+    assert set(snapshot.articles) >= {f"port-{n}" for n in range(1, 5)}
+    assert snapshot.vector_count() == len(snapshot.chunks) == first.chunks + 4
+    snapshot.close()
+
+    for n in range(1, 5):  # every article of the segments after the first goes: those segments go too
+        (news_corpus / f"port-{n}.md").unlink()
+    gone = build(encoder, news_corpus, index, options=options)
+    assert sorted(gone.removed) == [f"port-{n}" for n in range(1, 5)]
+    assert _segment_names(index) == base and gone.chunks == first.chunks
+
+
+def _segment_names(index: Path) -> list[str]:
+    generation = current_generation(index)
+    assert generation is not None
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    return [segment["name"] for segment in manifest["segments"]]
+
+
+def _port_article(n: int) -> dict[str, str | bytes]:
+    return {
+        f"port-{n}.md": front_matter_article(
+            f"Port strike day {n}",
+            "Harbour News",
+            "2023-12-01",
+            [f"Dock workers at the port of Saltmarsh voted on day {n} to continue the strike over pay."],
+        )
+    }

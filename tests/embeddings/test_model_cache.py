@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -17,6 +18,25 @@ from embeddings.encoder import Encoder, Runtime
 from tests.embeddings.conftest import REPO, make_tiny_model
 
 TEXTS = ["What did Baqeri propose?", "Iran and Iraq agreed to strengthen security along their shared border. " * 12]
+# What serves the model without torch: its tokenizer, window and inputs, its Dense layer, torch's probe vectors.
+SERVING_FILES = {"serving.json", "tokenizer.json", "probe.npy", "head-0-weight.npy", "head-0-bias.npy"}
+SPAN_TEXTS = ["Iran and Iraq agreed on Tuesday. They met in Baghdad.", "Hi there."]
+SPANS = [[(0, 32), (33, 53)], [(0, 9)]]
+SERVE_SCRIPT = """
+import json, sys
+from pathlib import Path
+from embeddings.encoder import Encoder
+encoder = Encoder(sys.argv[1], model_cache=Path(sys.argv[2]))
+texts, span_texts, spans = json.loads(sys.argv[3])
+vectors = encoder.encode(texts)
+found = encoder.encode_with_spans(span_texts, [[tuple(s) for s in text] for text in spans])
+loaded = sorted(name for name in ("torch", "transformers", "sentence_transformers") if name in sys.modules)
+print(json.dumps({
+    "runtime": encoder.runtime.value, "loaded": loaded, "dimension": encoder.dimension,
+    "max_tokens": encoder.max_tokens, "tokens": encoder.tokenizer.encode("Baqeri proposed drills").ids,
+    "vectors": vectors.tolist(), "passages": found.passages.tolist(), "spans": found.spans.tolist(),
+}))
+"""
 
 
 def entries(cache: Path) -> list[Path]:
@@ -38,7 +58,7 @@ def converted(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     cache = tmp_path_factory.mktemp("converted") / "cache"
     assert Encoder(str(tiny_model), model_cache=cache).runtime == Runtime.OPENVINO
     [entry] = entries(cache)
-    assert {p.name for p in entry.iterdir()} == {"model.xml", "model.bin", "entry.json"}
+    assert {p.name for p in entry.iterdir()} == {"model.xml", "model.bin", "entry.json", *SERVING_FILES}
     return cache
 
 
@@ -61,9 +81,33 @@ def test_the_second_load_uses_the_cache(
     assert (cache.stat().st_mtime_ns, entry.stat().st_ino, (entry / "model.bin").stat().st_mtime_ns) == before
 
 
+def test_a_converted_model_is_served_without_torch(
+    tiny_model: Path, converted: Path, tmp_path: Path, reference: np.ndarray
+) -> None:
+    cache = copy_of(converted, tmp_path)
+    arguments = json.dumps([TEXTS, SPAN_TEXTS, SPANS])
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-c", SERVE_SCRIPT, str(tiny_model), str(cache), arguments]
+    served = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+
+    assert served["runtime"] == "openvino" and served["loaded"] == [], "no torch, transformers or sentence-transformers"
+    torch_encoder = Encoder(str(tiny_model), runtime=Runtime.TORCH)
+    assert (
+        (served["dimension"], served["max_tokens"]) == (torch_encoder.dimension, torch_encoder.max_tokens) == (384, 254)
+    )
+    assert served["tokens"] == torch_encoder.tokenizer.encode("Baqeri proposed drills").ids
+    assert np.sum(np.array(served["vectors"]) * reference, axis=1).min() >= 0.9999
+    expected = torch_encoder.encode_with_spans(SPAN_TEXTS, SPANS)
+    assert np.sum(np.array(served["passages"]) * expected.passages, axis=1).min() >= 0.9999
+    assert np.sum(np.array(served["spans"]) * expected.spans, axis=1).min() >= 0.9999
+
+
 def corrupt_weights(entry: Path) -> None:
-    size = (entry / "model.bin").stat().st_size
-    (entry / "model.bin").write_bytes(b"\0" * size)  # same size: only the probe check can tell
+    zero_file(entry / "model.bin")  # same size: only the probe check can tell
+
+
+def zero_file(path: Path) -> None:
+    path.write_bytes(b"\0" * path.stat().st_size)
 
 
 @pytest.mark.parametrize(
@@ -74,6 +118,8 @@ def corrupt_weights(entry: Path) -> None:
         pytest.param(lambda e: (e / "model.xml").write_text("<net><layers>", encoding="utf-8"), id="broken-graph"),
         pytest.param(lambda e: (e / "entry.json").unlink(), id="no-manifest"),
         pytest.param(lambda e: (e / "model.xml").unlink(), id="missing-file"),
+        pytest.param(lambda e: zero_file(e / "head-0-weight.npy"), id="zeroed-dense-layer"),
+        pytest.param(lambda e: np.save(e / "probe.npy", -np.load(e / "probe.npy")), id="other-probe-vectors"),
     ],
 )
 def test_a_damaged_cache_is_rebuilt(

@@ -148,3 +148,40 @@ def test_a_store_of_another_dimension_is_refused(opener: Opener) -> None:
     store.close()
     with pytest.raises(VectorStoreError, match="dimensions"):
         opener(DIMENSION * 2)
+
+
+def mapped_files() -> set[str]:
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split(maxsplit=5)) == 6}
+
+
+def test_an_hnsw_store_searches_its_graph_in_place_and_verifies_it_against_its_vectors(tmp_path: Path) -> None:
+    import gc
+
+    from embeddings.files import FilesDisagreeError
+    from embeddings.vectors.faiss_store import GRAPH_FILE, build_graph, write_graph
+
+    folder, vectors = tmp_path / "faiss", unit(300)
+    saving = FaissVectorStore(folder, DIMENSION, hnsw_threshold=100)
+    saving.add(np.arange(300), vectors, fields(300))
+    saving.save()
+    saving.close()
+
+    store = FaissVectorStore.open(folder, DIMENSION)
+    assert store.kind == "hnsw" and str(folder / GRAPH_FILE) in mapped_files(), "the graph is memory-mapped"
+    assert np.array_equal(store.vectors, vectors) and not store.vectors.flags.writeable
+    ids, scores = store.search(vectors[7], 3)
+    assert ids[0] == 7 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    view = store.vectors[:5]
+    store.close()
+    gc.collect()
+    assert np.array_equal(view, vectors[:5]), "a view of the graph's vectors keeps the graph alive"
+    del view
+    gc.collect()
+    assert str(folder / GRAPH_FILE) not in mapped_files(), "let go of once nothing uses it"
+
+    write_graph(folder / GRAPH_FILE, build_graph(unit(300, seed=1)))  # a graph of other vectors
+    damaged = FaissVectorStore.open(folder, DIMENSION)
+    with pytest.raises(FilesDisagreeError, match="holds other vectors than vectors.npy"):
+        damaged.verify()
+    damaged.close()

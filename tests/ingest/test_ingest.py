@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -443,6 +445,32 @@ def test_a_corpus_file_added_later_takes_over_the_same_story(site: NewsSite, des
     [article] = desk.byline.sources()
     assert outcome.folded == 1 and article.outlet == "Science Weekly"
     assert [(a.outlet, a.url) for a in article.also_in] == [("Science News For Students", url)]
+
+
+def test_a_story_folded_into_an_unchanged_corpus_file_stays_folded(site: NewsSite, desk: IngestService) -> None:
+    url = publish(site, HYDROGEL)
+    desk.add_links([url])
+    record = ARTICLES[HYDROGEL]
+    story = corpus_story(desk, "hydrogel.md", record["title"], record["body"])
+    then = time.time() - 3600  # long unchanged: later reindexes take its article from its record
+    os.utime(story, (then, then))
+    assert desk.byline.reindex().folded == 1
+    other = ARTICLES[KING]
+    os.utime(corpus_story(desk, "king.md", other["title"], other["body"]), (then, then))
+
+    outcome = desk.byline.reindex()
+
+    assert outcome.files_read == 1, "hydrogel.md is not read again"
+    assert outcome.folded == 1 and outcome.report.changed == [] and len(outcome.report.added) == 1
+    [article] = [a for a in desk.byline.sources() if a.id == "hydrogel"]
+    assert article.outlet == "Science Weekly" and article.paragraphs == paragraphs_of(record)
+    assert [(a.outlet, a.url) for a in article.also_in] == [("Science News For Students", url)]
+
+
+def corpus_story(desk: IngestService, name: str, title: str, body: str) -> Path:
+    text = f"---\ntitle: {json.dumps(title)}\noutlet: Science Weekly\ndate: 2023-11-03\n---\n\n{body}\n"
+    write_corpus(desk.byline.corpus_path, {name: text})
+    return desk.byline.corpus_path / name
 
 
 def test_uploaded_files_are_read_like_the_corpus_folder(desk: IngestService) -> None:
