@@ -69,6 +69,7 @@ ROWS: dict[str, Lever | None] = {
     "no decomposition (no per-part search, no per-part sentences)": _retrieval(decompose=False),
     "no score fusion of question and parts": _retrieval(fuse=False),
     "no per-part sentence choice": _composer(per_part=False),
+    "sentences from any source (not the outlets and authors named)": _composer(named_sources=False),
     "no specifics check (refusal by similarity only)": _attribute("check_specifics", False),
     "no search for a name missing from the evidence": _attribute("find_names", False),
     "no author lead": _retrieval(authors=False),

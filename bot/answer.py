@@ -33,6 +33,21 @@ class ComposerConfig:
     duplicate_similarity: float = 0.92
     per_part: bool = True
     part_min_relevance: float = 0.3
+    named_sources: bool = True  # quote the outlets and authors a question (or part) names, when retrieved
+
+
+@dataclass(frozen=True)
+class NamedSources:
+    """The outlets and authors a question or one of its parts names (indexed names): where its answer is."""
+
+    outlets: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.outlets or self.authors)
+
+    def wrote(self, article: Article) -> bool:
+        return article.outlet in self.outlets or article.author in self.authors
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class AskedPart:
 
     text: str
     vector: np.ndarray
+    sources: NamedSources = NamedSources()
 
 
 @dataclass(frozen=True)
@@ -124,16 +140,18 @@ class AnswerComposer:
         query_vector: np.ndarray | None = None,
         sentences: SentenceSource | None = None,
         parts: Sequence[AskedPart] = (),
+        sources: NamedSources = NamedSources(),
     ) -> Answer:
         """Answer `question` from `results`; `context` is the conversation's earlier question, if any,
         `query_vector` the embedding of both when the caller has it already, `sentences` where the
-        retrieved chunks' sentence vectors come from (the index's own, when it stores them), and `parts`
-        the question's parts (with their vectors and names) when it has several."""
+        retrieved chunks' sentence vectors come from (the index's own, when it stores them), `parts`
+        the question's parts (with their vectors and names) when it has several, and `sources` the outlets
+        and authors the question names: their sentences are quoted when any was retrieved."""
         passages = [to_passage(r) for r in results]
         candidates = self._candidates(results[: self.config.passages_read], sentences or self.sentences)
         if query_vector is None:
             query_vector = self.encoder.encode([conversation_query(question, context)])[0]
-        chosen, uncovered = self._choose_for_parts(question, query_vector, candidates, parts)
+        chosen, uncovered = self._choose_for_parts(question, query_vector, candidates, parts, sources)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
         text, cited, citations = _cite(chosen)
@@ -164,13 +182,18 @@ class AnswerComposer:
         return candidates
 
     def _choose_for_parts(
-        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], parts: Sequence[AskedPart]
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        candidates: list[_Candidate],
+        parts: Sequence[AskedPart],
+        sources: NamedSources,
     ) -> tuple[list[_Candidate], list[AskedPart]]:
         """The best sentence for each part (in the parts' order), then the best for the whole question; the
         parts no sentence answers well enough."""
         several = len(parts) > 1 and self.config.per_part
         # One claim: an answer gathered round its best sentence; several: each part's sentence instead.
-        whole = self._choose(question, query_vector, candidates, anchored=not several)
+        whole = self._choose(question, query_vector, candidates, anchored=not several, sources=sources)
         if not several or not whole:
             return whole, []
         vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
@@ -178,11 +201,12 @@ class AnswerComposer:
         uncovered: list[AskedPart] = []
         for part in parts[: self.config.sentences]:
             scores, similarity = self._part_scores(part, vectors, candidates)
+            scores = np.where(self._named(candidates, part.sources), scores, -np.inf)
             best = next(
                 (
                     int(i)
                     for i in np.argsort(-scores, kind="stable")
-                    if int(i) not in chosen and not self._repeats(vectors, int(i), chosen)
+                    if np.isfinite(scores[i]) and int(i) not in chosen and not self._repeats(vectors, int(i), chosen)
                 ),
                 None,
             )
@@ -199,6 +223,13 @@ class AnswerComposer:
                 chosen.append(i)
         return [candidates[i] for i in chosen], uncovered
 
+    def _named(self, candidates: list[_Candidate], sources: NamedSources) -> np.ndarray:
+        """Which candidates come from the named outlets and authors: all when none does (or none is named)."""
+        named = np.array([sources.wrote(c.result.article) for c in candidates], dtype=bool)
+        if not self.config.named_sources or not named.any():
+            return np.ones(len(candidates), dtype=bool)
+        return named
+
     def _part_scores(
         self, part: AskedPart, vectors: np.ndarray, candidates: list[_Candidate]
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -212,20 +243,29 @@ class AnswerComposer:
         return any(float(vectors[index] @ vectors[other]) > self.config.duplicate_similarity for other in chosen)
 
     def _choose(
-        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], anchored: bool = True
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        candidates: list[_Candidate],
+        anchored: bool = True,
+        sources: NamedSources = NamedSources(),
     ) -> list[_Candidate]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
         and close to the best sentence (the answer's anchor); none unless the anchor is close enough to the
-        question (else it is refused), and no repeats."""
+        question (else it is refused), and no repeats. When the question names outlets or authors whose
+        articles were retrieved, the sentences are theirs: the closest sentence of all still decides whether
+        the question is answered, and their best one anchors the answer even when less close."""
         if not candidates:
             return []
         config = self.config
         sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
         similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
-        anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
-        if similarity[anchor] < config.min_relevance:
+        fit = similarity + config.lexical_weight * overlap
+        if similarity[int(np.argmax(fit))] < config.min_relevance:
             return []
+        allowed = self._named(candidates, sources)
+        anchor = int(np.argmax(np.where(allowed, fit, -np.inf)))
         ranks = np.array([c.passage_rank for c in candidates])
         scores = (
             similarity
@@ -238,7 +278,8 @@ class AnswerComposer:
         for index in np.argsort(-scores, kind="stable"):
             candidate = candidates[index]
             if (
-                similarity[index] < config.support_relevance
+                not allowed[index]
+                or (similarity[index] < config.support_relevance and index != anchor)
                 or per_article.get(candidate.article_id, 0) >= config.max_per_article
             ):
                 continue
