@@ -73,6 +73,7 @@ ROWS: dict[str, Lever | None] = {
     "no specifics check (refusal by similarity only)": _attribute("check_specifics", False),
     "no search for a name missing from the evidence": _attribute("find_names", False),
     "no author lead": _retrieval(authors=False),
+    "sentence choice weighs shared words 0.3 against meaning (was)": _composer(lexical_weight=0.3),
     "composer reads 3 passages (was)": _composer(passages_read=3),
     "4 sentences (was)": _composer(sentences=4),
     "support sentences from 0.40 (was 0.30)": _composer(support_relevance=0.40),

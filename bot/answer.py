@@ -29,7 +29,7 @@ class ComposerConfig:
     max_per_article: int = 3
     rank_decay: float = 0.01
     anchor_weight: float = 0.5
-    lexical_weight: float = 0.3
+    lexical_weight: float = 1.0  # words a sentence shares with the question count as much as its meaning
     duplicate_similarity: float = 0.92
     per_part: bool = True
     part_min_relevance: float = 0.3
@@ -202,15 +202,8 @@ class AnswerComposer:
         for part in parts[: self.config.sentences]:
             scores, similarity = self._part_scores(part, vectors, candidates)
             scores = np.where(self._named(candidates, part.sources), scores, -np.inf)
-            best = next(
-                (
-                    int(i)
-                    for i in np.argsort(-scores, kind="stable")
-                    if np.isfinite(scores[i]) and int(i) not in chosen and not self._repeats(vectors, int(i), chosen)
-                ),
-                None,
-            )
-            if best is None or similarity[best] < self.config.part_min_relevance:
+            best = self._best(scores, similarity, vectors, chosen)
+            if best is None:
                 uncovered.append(part)
                 continue
             chosen.append(best)
@@ -222,6 +215,15 @@ class AnswerComposer:
             if i not in chosen and not self._repeats(vectors, i, chosen):
                 chosen.append(i)
         return [candidates[i] for i in chosen], uncovered
+
+    def _best(self, scores: np.ndarray, similarity: np.ndarray, vectors: np.ndarray, chosen: list[int]) -> int | None:
+        """The best-scored candidate not chosen yet, repeating none chosen, if it answers the part well enough."""
+        for i in np.argsort(-scores, kind="stable"):
+            if not np.isfinite(scores[i]):
+                return None
+            if int(i) not in chosen and not self._repeats(vectors, int(i), chosen):
+                return int(i) if similarity[i] >= self.config.part_min_relevance else None
+        return None
 
     def _named(self, candidates: list[_Candidate], sources: NamedSources) -> np.ndarray:
         """Which candidates come from the named outlets and authors: all when none does (or none is named)."""
@@ -251,10 +253,10 @@ class AnswerComposer:
         sources: NamedSources = NamedSources(),
     ) -> list[_Candidate]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
-        and close to the best sentence (the answer's anchor); none unless the anchor is close enough to the
-        question (else it is refused), and no repeats. When the question names outlets or authors whose
-        articles were retrieved, the sentences are theirs: the closest sentence of all still decides whether
-        the question is answered, and their best one anchors the answer even when less close."""
+        and close to the best sentence (the answer's anchor); none unless some sentence is close enough in
+        meaning to the question (else it is refused: words shared decide which sentences, not whether to
+        answer), and no repeats. When the question names outlets or authors whose articles were retrieved,
+        the sentences are theirs, and their best one anchors the answer even when less close."""
         if not candidates:
             return []
         config = self.config
@@ -262,7 +264,7 @@ class AnswerComposer:
         similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
         fit = similarity + config.lexical_weight * overlap
-        if similarity[int(np.argmax(fit))] < config.min_relevance:
+        if float(similarity.max()) < config.min_relevance:
             return []
         allowed = self._named(candidates, sources)
         anchor = int(np.argmax(np.where(allowed, fit, -np.inf)))
