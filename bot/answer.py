@@ -33,6 +33,7 @@ class ComposerConfig:
     duplicate_similarity: float = 0.92
     per_part: bool = True
     part_min_relevance: float = 0.3
+    cited_first: bool = True  # the passages the answer quotes lead the passages returned
     named_sources: bool = True  # quote the outlets and authors a question (or part) names, when retrieved
 
 
@@ -160,7 +161,7 @@ class AnswerComposer:
             text=text,
             refused=False,
             citations=citations,
-            passages=passages,
+            passages=self._cited_first(passages, chosen),
             sentences=cited,
             not_covered=[part.text for part in uncovered],
         )
@@ -224,6 +225,15 @@ class AnswerComposer:
             if int(i) not in chosen and not self._repeats(vectors, int(i), chosen):
                 return int(i) if similarity[i] >= self.config.part_min_relevance else None
         return None
+
+    def _cited_first(self, passages: list[Passage], chosen: list[_Candidate]) -> list[Passage]:
+        """The passages the answer quotes first (in retrieval order), then the others: choosing sentences
+        ranks the passages it read by their best sentence, which finds the evidence more often than the
+        passage's own score."""
+        if not self.config.cited_first:
+            return passages
+        cited = sorted({c.passage_rank for c in chosen})
+        return [passages[i] for i in cited] + [p for i, p in enumerate(passages) if i not in cited]
 
     def _named(self, candidates: list[_Candidate], sources: NamedSources) -> np.ndarray:
         """Which candidates come from the named outlets and authors: all when none does (or none is named)."""
