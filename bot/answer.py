@@ -29,10 +29,26 @@ class ComposerConfig:
     max_per_article: int = 3
     rank_decay: float = 0.01
     anchor_weight: float = 0.5
-    lexical_weight: float = 0.3
+    lexical_weight: float = 1.0  # words a sentence shares with the question count as much as its meaning
     duplicate_similarity: float = 0.92
     per_part: bool = True
     part_min_relevance: float = 0.3
+    cited_first: bool = True  # the passages the answer quotes lead the passages returned
+    named_sources: bool = True  # quote the outlets and authors a question (or part) names, when retrieved
+
+
+@dataclass(frozen=True)
+class NamedSources:
+    """The outlets and authors a question or one of its parts names (indexed names): where its answer is."""
+
+    outlets: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.outlets or self.authors)
+
+    def wrote(self, article: Article) -> bool:
+        return article.outlet in self.outlets or article.author in self.authors
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class AskedPart:
 
     text: str
     vector: np.ndarray
+    sources: NamedSources = NamedSources()
 
 
 @dataclass(frozen=True)
@@ -124,16 +141,18 @@ class AnswerComposer:
         query_vector: np.ndarray | None = None,
         sentences: SentenceSource | None = None,
         parts: Sequence[AskedPart] = (),
+        sources: NamedSources = NamedSources(),
     ) -> Answer:
         """Answer `question` from `results`; `context` is the conversation's earlier question, if any,
         `query_vector` the embedding of both when the caller has it already, `sentences` where the
-        retrieved chunks' sentence vectors come from (the index's own, when it stores them), and `parts`
-        the question's parts (with their vectors and names) when it has several."""
+        retrieved chunks' sentence vectors come from (the index's own, when it stores them), `parts`
+        the question's parts (with their vectors and names) when it has several, and `sources` the outlets
+        and authors the question names: their sentences are quoted when any was retrieved."""
         passages = [to_passage(r) for r in results]
         candidates = self._candidates(results[: self.config.passages_read], sentences or self.sentences)
         if query_vector is None:
             query_vector = self.encoder.encode([conversation_query(question, context)])[0]
-        chosen, uncovered = self._choose_for_parts(question, query_vector, candidates, parts)
+        chosen, uncovered = self._choose_for_parts(question, query_vector, candidates, parts, sources)
         if not chosen:
             return Answer(question=question, text=NO_COVERAGE, refused=True, passages=passages)
         text, cited, citations = _cite(chosen)
@@ -142,7 +161,7 @@ class AnswerComposer:
             text=text,
             refused=False,
             citations=citations,
-            passages=passages,
+            passages=self._cited_first(passages, chosen),
             sentences=cited,
             not_covered=[part.text for part in uncovered],
         )
@@ -164,13 +183,18 @@ class AnswerComposer:
         return candidates
 
     def _choose_for_parts(
-        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], parts: Sequence[AskedPart]
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        candidates: list[_Candidate],
+        parts: Sequence[AskedPart],
+        sources: NamedSources,
     ) -> tuple[list[_Candidate], list[AskedPart]]:
         """The best sentence for each part (in the parts' order), then the best for the whole question; the
         parts no sentence answers well enough."""
         several = len(parts) > 1 and self.config.per_part
         # One claim: an answer gathered round its best sentence; several: each part's sentence instead.
-        whole = self._choose(question, query_vector, candidates, anchored=not several)
+        whole = self._choose(question, query_vector, candidates, anchored=not several, sources=sources)
         if not several or not whole:
             return whole, []
         vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
@@ -178,15 +202,9 @@ class AnswerComposer:
         uncovered: list[AskedPart] = []
         for part in parts[: self.config.sentences]:
             scores, similarity = self._part_scores(part, vectors, candidates)
-            best = next(
-                (
-                    int(i)
-                    for i in np.argsort(-scores, kind="stable")
-                    if int(i) not in chosen and not self._repeats(vectors, int(i), chosen)
-                ),
-                None,
-            )
-            if best is None or similarity[best] < self.config.part_min_relevance:
+            scores = np.where(self._named(candidates, part.sources), scores, -np.inf)
+            best = self._best(scores, similarity, vectors, chosen)
+            if best is None:
                 uncovered.append(part)
                 continue
             chosen.append(best)
@@ -198,6 +216,31 @@ class AnswerComposer:
             if i not in chosen and not self._repeats(vectors, i, chosen):
                 chosen.append(i)
         return [candidates[i] for i in chosen], uncovered
+
+    def _best(self, scores: np.ndarray, similarity: np.ndarray, vectors: np.ndarray, chosen: list[int]) -> int | None:
+        """The best-scored candidate not chosen yet, repeating none chosen, if it answers the part well enough."""
+        for i in np.argsort(-scores, kind="stable"):
+            if not np.isfinite(scores[i]):
+                return None
+            if int(i) not in chosen and not self._repeats(vectors, int(i), chosen):
+                return int(i) if similarity[i] >= self.config.part_min_relevance else None
+        return None
+
+    def _cited_first(self, passages: list[Passage], chosen: list[_Candidate]) -> list[Passage]:
+        """The passages the answer quotes first (in retrieval order), then the others: choosing sentences
+        ranks the passages it read by their best sentence, which finds the evidence more often than the
+        passage's own score."""
+        if not self.config.cited_first:
+            return passages
+        cited = sorted({c.passage_rank for c in chosen})
+        return [passages[i] for i in cited] + [p for i, p in enumerate(passages) if i not in cited]
+
+    def _named(self, candidates: list[_Candidate], sources: NamedSources) -> np.ndarray:
+        """Which candidates come from the named outlets and authors: all when none does (or none is named)."""
+        named = np.array([sources.wrote(c.result.article) for c in candidates], dtype=bool)
+        if not self.config.named_sources or not named.any():
+            return np.ones(len(candidates), dtype=bool)
+        return named
 
     def _part_scores(
         self, part: AskedPart, vectors: np.ndarray, candidates: list[_Candidate]
@@ -212,20 +255,29 @@ class AnswerComposer:
         return any(float(vectors[index] @ vectors[other]) > self.config.duplicate_similarity for other in chosen)
 
     def _choose(
-        self, question: str, query_vector: np.ndarray, candidates: list[_Candidate], anchored: bool = True
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        candidates: list[_Candidate],
+        anchored: bool = True,
+        sources: NamedSources = NamedSources(),
     ) -> list[_Candidate]:
         """The best sentences: close in meaning to the question (with its context), sharing its words,
-        and close to the best sentence (the answer's anchor); none unless the anchor is close enough to the
-        question (else it is refused), and no repeats."""
+        and close to the best sentence (the answer's anchor); none unless some sentence is close enough in
+        meaning to the question (else it is refused: words shared decide which sentences, not whether to
+        answer), and no repeats. When the question names outlets or authors whose articles were retrieved,
+        the sentences are theirs, and their best one anchors the answer even when less close."""
         if not candidates:
             return []
         config = self.config
         sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
         similarity = sentences @ query_vector
         overlap = self._word_overlap(question, [c.text for c in candidates])
-        anchor = int(np.argmax(similarity + config.lexical_weight * overlap))
-        if similarity[anchor] < config.min_relevance:
+        fit = similarity + config.lexical_weight * overlap
+        if float(similarity.max()) < config.min_relevance:
             return []
+        allowed = self._named(candidates, sources)
+        anchor = int(np.argmax(np.where(allowed, fit, -np.inf)))
         ranks = np.array([c.passage_rank for c in candidates])
         scores = (
             similarity
@@ -238,7 +290,8 @@ class AnswerComposer:
         for index in np.argsort(-scores, kind="stable"):
             candidate = candidates[index]
             if (
-                similarity[index] < config.support_relevance
+                not allowed[index]
+                or (similarity[index] < config.support_relevance and index != anchor)
                 or per_article.get(candidate.article_id, 0) >= config.max_per_article
             ):
                 continue

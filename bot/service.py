@@ -22,6 +22,7 @@ from bot.answer import (
     AnswerComposer,
     AskedPart,
     ComposerConfig,
+    NamedSources,
     conversation_query,
     not_covered_answer,
     to_passage,
@@ -304,10 +305,19 @@ class Byline:
             results, coverage = self._covered(searcher, searched, results, filters, hints, query_vector, tenant)
             if not coverage.complete:
                 return not_covered_answer(question, coverage, [to_passage(r) for r in results])
-        asked = [AskedPart(text=part.text, vector=vector) for part, vector in zip(parts, part_vectors)]
+        asked = [
+            AskedPart(part.text, vector, NamedSources(tuple(part.outlets), tuple(part.authors)))
+            for part, vector in zip(parts, part_vectors)
+        ]
         sentences = StoredSentences(searcher.snapshot)
         answer = self.composer.compose(
-            searched, results, context=context, query_vector=query_vector, sentences=sentences, parts=asked
+            searched,
+            results,
+            context=context,
+            query_vector=query_vector,
+            sentences=sentences,
+            parts=asked,
+            sources=NamedSources(tuple(hints.outlets), tuple(hints.authors)),
         )
         return answer if searched == question else answer.model_copy(update={"question": question})
 

@@ -136,7 +136,10 @@ def test_an_author_named_in_the_question_leads_with_their_articles(bylined: Byli
     assert not answer.refused
     assert answer.passages[0].article_id == "energy-talks"
     assert answer.passages[0].author == "Nigar Bayramli"
-    # (Which sentences the answer quotes is still the composer's choice by meaning: with sentence vectors
-    # pooled from the passage pass, "write about Iraq" is closer to the other article's sentences.)
+    # By meaning alone "write about Iraq" is closer to the other article's sentences: the answer quotes
+    # the named author because the question names them.
+    assert answer.citations and {c.author for c in answer.citations} == {"Nigar Bayramli"}
+    assert "Delegates from Iraq asked about electricity imports" in answer.text
     other = bylined.ask("What did Tom Hale write about Iraq?")
     assert other.passages[0].article_id == "border-pact"
+    assert {c.article_id for c in other.citations} == {"border-pact"}
