@@ -4,8 +4,10 @@ and on Milvus (milvus-lite)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,11 +86,15 @@ def test_several_vectors_in_one_pass_find_what_each_finds_alone(
 
 
 @pytest.fixture(scope="module", params=["faiss", "milvus"])
-def two_segments(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Byline:
+def two_segments(
+    encoder: Encoder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Byline]:
     """The news corpus indexed, then one more article added: an index of two segments."""
     folder = tmp_path_factory.mktemp(f"batch-{request.param}")
     corpus = write_corpus(folder / "corpus", news_files())
-    extra = {"vector_store": "milvus", "milvus_uri": str(folder / "milvus.db")} if request.param == "milvus" else {}
+    extra: dict[str, Any] = (
+        {"vector_store": "milvus", "milvus_uri": str(folder / "milvus.db")} if request.param == "milvus" else {}
+    )
     byline = Byline(IndexSettings(corpus_path=corpus, index_path=folder / "index", **extra), AnswerSettings(), encoder)
     byline.reindex()
     strike = front_matter_article(
