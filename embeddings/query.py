@@ -94,6 +94,8 @@ class QueryAnalyzer:
             self._by_normalised.setdefault(normalise_outlet(name), []).extend(found)
         names = sorted(self._aliases, key=len, reverse=True)
         self._patterns = [(re.compile(r"(?<!\w)" + _alias_pattern(n) + r"(?!\w)"), n) for n in names]
+        # What a question must contain (lower case) for each pattern to match: most are then never tried.
+        self._needles = [re.sub(r"^the\s+", "", n, flags=re.I).lower() for n in names]
         self._authors = author_names(authors or [], outlets)
         self._author_patterns = [
             (re.compile(r"(?<!\w)(?i:" + r"\s+".join(map(re.escape, n.split())) + r")(?!\w)"), n)
@@ -118,7 +120,11 @@ class QueryAnalyzer:
 
     def outlet_mentions(self, question: str) -> list[NameMention]:
         """Each place the question names an indexed outlet (longest names first, no overlaps), in order."""
-        return _mentions(question, self._patterns, self._aliases)
+        patterns = self._patterns
+        if question.isascii():  # case-insensitive matching is then plain lower-casing
+            lowered = question.lower()
+            patterns = [p for p, needle in zip(patterns, self._needles) if needle in lowered or not needle.isascii()]
+        return _mentions(question, patterns, self._aliases)
 
     def author_mentions(self, question: str) -> list[NameMention]:
         """Each place the question names an indexed author, in order."""
