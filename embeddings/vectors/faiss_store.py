@@ -29,6 +29,7 @@ HNSW_EF_SEARCH = 256
 EXACT_SHARE = 0.05  # a filter allowing less than this share of the vectors is searched exactly
 UNIT_TOLERANCE = 1e-3  # how far a stored vector's norm may be from 1 (the encoder stores unit vectors)
 VERIFY_BLOCK = 65_536  # vectors read at a time when verifying a store
+DOT_BLOCK_BYTES = 1 << 20  # stored vectors scored at a time against every query vector (stays in the cache)
 STORE_FILE = "store.json"
 GRAPH_FILE = "dense.faiss"
 
@@ -274,8 +275,26 @@ def _dot(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def _dots(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Each query's similarity to every vector, (queries, vectors): one pass over the vectors for all."""
-    return np.einsum("rd,qd->qr", vectors, queries)
+    """Each query's similarity to every vector, (queries, vectors): one pass over the vectors for all, a
+    block at a time, every query scored against a block while it is in the cache (faiss's SIMD inner
+    products, single-threaded; numpy's einsum over the same was 2-3x slower for five queries here)."""
+    count, dimension = vectors.shape
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    similarity = np.empty((len(queries), count), dtype=np.float32)
+    if not count or not len(queries):
+        return similarity
+    stored = (
+        vectors
+        if vectors.flags.c_contiguous and vectors.dtype == np.float32
+        else np.ascontiguousarray(vectors, np.float32)
+    )
+    block = max(256, DOT_BLOCK_BYTES // (4 * dimension))
+    for start in range(0, count, block):
+        rows = min(block, count - start)
+        chunk = faiss.swig_ptr(stored[start : start + rows])
+        for query, into in zip(queries, similarity):
+            faiss.fvec_inner_products_ny(faiss.swig_ptr(into[start:]), faiss.swig_ptr(query), chunk, dimension, rows)  # type: ignore[attr-defined]
+    return similarity
 
 
 def _top(candidates: np.ndarray, similarity: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
