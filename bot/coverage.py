@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from bot.specifics import Mention, QuestionSpecifics
 from corpus.models import Article
@@ -82,20 +82,25 @@ class EvidenceText:
     """The words of the retrieved articles (title, outlet, author and body), for finding names in them."""
 
     def __init__(self, articles: Sequence[Article]) -> None:
-        words = [_words_of(a) for a in articles]
-        self._text = " " + " \n ".join(w.text for w in words) + " "
-        self._vocabulary: set[str] = set().union(*(w.vocabulary for w in words))
+        self._articles = [_words_of(a) for a in articles]
+
+    @cached_property
+    def _text(self) -> str:
+        return " " + " \n ".join(w.text for w in self._articles) + " "
+
+    def _known(self, word: str) -> bool:
+        return any(word in article.vocabulary for article in self._articles)
 
     def mentions(self, mention: Mention) -> bool:
         """The name occurs as written (case aside), or, for a name of several words, each word occurs."""
         words = _name_words(mention)
         if not words:
             return True
+        if len(words) == 1:  # (a word occurs as written exactly when it is in the vocabulary)
+            return any(self._known(v) for v in _word_variants(words[0]))
         if f" {' '.join(words)} " in self._text:
             return True
-        if len(words) == 1:
-            return any(v in self._vocabulary for v in _word_variants(words[0]))
-        return all(any(v in self._vocabulary for v in _word_variants(w)) for w in words)
+        return all(any(self._known(v) for v in _word_variants(w)) for w in words)
 
 
 def asked_names(specifics: QuestionSpecifics, numbers: bool = False) -> list[Mention]:

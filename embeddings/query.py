@@ -101,6 +101,9 @@ class QueryAnalyzer:
             (re.compile(r"(?<!\w)(?i:" + r"\s+".join(map(re.escape, n.split())) + r")(?!\w)"), n)
             for n in sorted(self._authors, key=len, reverse=True)
         ]
+        self._authors_by_first_word: dict[str, list[int]] = {}  # positions in _author_patterns
+        for position, (_, name) in enumerate(self._author_patterns):
+            self._authors_by_first_word.setdefault(_first_word(name), []).append(position)
 
     def analyze(self, question: str) -> QueryHints:
         return QueryHints(
@@ -130,7 +133,8 @@ class QueryAnalyzer:
         """Each place the question names an indexed author, in order."""
         # Only the names whose first word the question has are tried: an index has thousands of bylines.
         words = set(re.findall(r"\w+", question.casefold()))
-        patterns = [(p, n) for p, n in self._author_patterns if _first_word(n) in words]
+        positions = sorted(i for word in words for i in self._authors_by_first_word.get(word, ()))
+        patterns = [self._author_patterns[i] for i in positions]
         return _mentions(question, patterns, self._authors)
 
     def _authors_in(self, question: str) -> list[str]:
