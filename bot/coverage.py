@@ -20,7 +20,7 @@ from embeddings.search import SearchResult
 
 _WORDS = re.compile(r"[^\W_]+")
 _POSSESSIVE = re.compile(r"['’]s?$")
-ARTICLE_WORDS_CACHE = 512  # articles whose words are kept (tens of KB each)
+ARTICLE_WORDS_CACHE = 256  # articles whose words are kept (tens of KB each): those of the recent questions
 
 
 @dataclass(frozen=True)
