@@ -193,15 +193,17 @@ class AnswerComposer:
         """The best sentence for each part (in the parts' order), then the best for the whole question; the
         parts no sentence answers well enough."""
         several = len(parts) > 1 and self.config.per_part
+        asked = [part.text for part in parts[: self.config.sentences]] if several else []
+        overlap = _WordOverlap(self._stemmer, [question, *asked], [c.text for c in candidates])
         # One claim: an answer gathered round its best sentence; several: each part's sentence instead.
-        whole = self._choose(question, query_vector, candidates, anchored=not several, sources=sources)
+        whole = self._choose(question, query_vector, candidates, overlap, anchored=not several, sources=sources)
         if not several or not whole:
             return whole, []
         vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
         chosen: list[int] = []
         uncovered: list[AskedPart] = []
         for part in parts[: self.config.sentences]:
-            scores, similarity = self._part_scores(part, vectors, candidates)
+            scores, similarity = self._part_scores(part, vectors, candidates, overlap)
             scores = np.where(self._named(candidates, part.sources), scores, -np.inf)
             best = self._best(scores, similarity, vectors, chosen)
             if best is None:
@@ -243,11 +245,11 @@ class AnswerComposer:
         return named
 
     def _part_scores(
-        self, part: AskedPart, vectors: np.ndarray, candidates: list[_Candidate]
+        self, part: AskedPart, vectors: np.ndarray, candidates: list[_Candidate], words: _WordOverlap
     ) -> tuple[np.ndarray, np.ndarray]:
         config = self.config
         similarity = vectors @ part.vector
-        overlap = self._word_overlap(part.text, [c.text for c in candidates])
+        overlap = words.of(part.text)
         ranks = np.array([c.passage_rank for c in candidates])
         return similarity + config.lexical_weight * overlap - config.rank_decay * ranks, similarity
 
@@ -259,6 +261,7 @@ class AnswerComposer:
         question: str,
         query_vector: np.ndarray,
         candidates: list[_Candidate],
+        words: _WordOverlap | None = None,
         anchored: bool = True,
         sources: NamedSources = NamedSources(),
     ) -> list[_Candidate]:
@@ -272,7 +275,8 @@ class AnswerComposer:
         config = self.config
         sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
         similarity = sentences @ query_vector
-        overlap = self._word_overlap(question, [c.text for c in candidates])
+        words = words or _WordOverlap(self._stemmer, [question], [c.text for c in candidates])
+        overlap = words.of(question)
         fit = similarity + config.lexical_weight * overlap
         if float(similarity.max()) < config.min_relevance:
             return []
@@ -303,16 +307,25 @@ class AnswerComposer:
                 break
         return [candidates[i] for i in chosen]
 
-    def _word_overlap(self, question: str, sentences: list[str]) -> np.ndarray:
-        """Share of the question's content words (stemmed) each sentence contains, each word weighted by
-        how rare it is among the candidate sentences, so the word that sets the question apart counts most."""
+
+class _WordOverlap:
+    """How much of a question's (or a part's) content words each candidate sentence shares, with every
+    text tokenized once (bm25s's stemmed content words) however many parts are scored."""
+
+    def __init__(self, stemmer: Stemmer.Stemmer, asked: list[str], sentences: list[str]) -> None:
+        asked = list(dict.fromkeys(asked))
         tokens = bm25s.tokenize(
-            [question, *sentences], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+            [*asked, *sentences], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
         )
-        asked = set(tokens[0])
-        bags = [set(words) for words in tokens[1:]]
+        self._asked = {text: set(words) for text, words in zip(asked, tokens)}
+        self._bags = [set(words) for words in tokens[len(asked) :]]
+
+    def of(self, question: str) -> np.ndarray:
+        """Share of `question`'s content words (stemmed) each sentence contains, each word weighted by how
+        rare it is among the candidate sentences, so the word that sets the question apart counts most."""
+        asked, bags = self._asked[question], self._bags
         if not asked or not bags:
-            return np.zeros(len(sentences))
+            return np.zeros(len(bags))
         weight = {word: np.log(1 + len(bags) / (1 + sum(word in bag for bag in bags))) for word in asked}
         total = sum(weight.values())
         return np.array([sum(weight[w] for w in asked & bag) / total for bag in bags])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 from bot.specifics import Mention, QuestionSpecifics
 from corpus.models import Article
@@ -19,6 +20,7 @@ from embeddings.search import SearchResult
 
 _WORDS = re.compile(r"[^\W_]+")
 _POSSESSIVE = re.compile(r"['’]s?$")
+ARTICLE_WORDS_CACHE = 256  # articles whose words are kept (tens of KB each): those of the recent questions
 
 
 @dataclass(frozen=True)
@@ -59,24 +61,46 @@ def _word_variants(word: str) -> tuple[str, ...]:
     return (word, word[:-1]) if len(word) > 2 and word.endswith("s") else (word,)
 
 
+@dataclass(frozen=True)
+class _ArticleWords:
+    text: str  # the article's words, lower case, joined by single spaces
+    vocabulary: frozenset[str]
+
+
+@lru_cache(maxsize=ARTICLE_WORDS_CACHE)
+def _article_words(text: str) -> _ArticleWords:
+    """Kept for the recently retrieved articles: their words are read once, not at every question."""
+    words = _words(text)
+    return _ArticleWords(" ".join(words), frozenset(words))
+
+
+def _words_of(article: Article) -> _ArticleWords:
+    return _article_words(f"{article.title}\n{article.outlet}\n{article.author}\n{article.body}")
+
+
 class EvidenceText:
     """The words of the retrieved articles (title, outlet, author and body), for finding names in them."""
 
     def __init__(self, articles: Sequence[Article]) -> None:
-        parts = [" ".join(_words(f"{a.title}\n{a.outlet}\n{a.author}\n{a.body}")) for a in articles]
-        self._text = " " + " \n ".join(parts) + " "
-        self._vocabulary = set(self._text.split())
+        self._articles = [_words_of(a) for a in articles]
+
+    @cached_property
+    def _text(self) -> str:
+        return " " + " \n ".join(w.text for w in self._articles) + " "
+
+    def _known(self, word: str) -> bool:
+        return any(word in article.vocabulary for article in self._articles)
 
     def mentions(self, mention: Mention) -> bool:
         """The name occurs as written (case aside), or, for a name of several words, each word occurs."""
         words = _name_words(mention)
         if not words:
             return True
+        if len(words) == 1:  # (a word occurs as written exactly when it is in the vocabulary)
+            return any(self._known(v) for v in _word_variants(words[0]))
         if f" {' '.join(words)} " in self._text:
             return True
-        if len(words) == 1:
-            return any(v in self._vocabulary for v in _word_variants(words[0]))
-        return all(any(v in self._vocabulary for v in _word_variants(w)) for w in words)
+        return all(any(self._known(v) for v in _word_variants(w)) for w in words)
 
 
 def asked_names(specifics: QuestionSpecifics, numbers: bool = False) -> list[Mention]:

@@ -18,7 +18,7 @@ from bot.coverage import unmentioned
 from bot.parts import QuestionPart
 from bot.specifics import Mention
 from embeddings.query import QueryHints
-from embeddings.search import HybridSearcher, SearchFilters, SearchResult
+from embeddings.search import HybridSearcher, SearchFilters, SearchRequest, SearchResult
 
 
 @dataclass(frozen=True)
@@ -58,20 +58,22 @@ def retrieve(
     """The k best passages for `query` and its `parts` (the `searched_parts`, each with its vector)."""
     config = config or RetrievalConfig()
     read = k * config.depth if config.fuse and parts else k
-    whole = searcher.search(query, k=read, filters=filters, hints=hints, query_vector=query_vector)
     vectors = part_vectors if config.part_vectors else [query_vector] * len(parts)
-    ranked = [
-        searcher.search(part.text, k=read, filters=filters, hints=part.hints(hints), query_vector=vector)
-        for part, vector in zip(parts, vectors)
-    ]
+    requests = [SearchRequest(query, query_vector, read, filters, hints)]
+    requests += [SearchRequest(p.text, v, read, filters, p.hints(hints)) for p, v in zip(parts, vectors)]
+    by_authors = config.authors and bool(hints.authors) and not filters.authors
+    if by_authors:
+        narrowed = dataclasses.replace(filters, authors=tuple(hints.authors))
+        requests.append(SearchRequest(query, query_vector, k, narrowed, hints))
+    # One batch: the searches share their passes over the index (see HybridSearcher.search_many).
+    searched = searcher.search_many(requests)
+    whole, ranked = searched[0], searched[1 : 1 + len(parts)]
     if ranked and config.fuse:
         whole = fuse_scores(whole, ranked)
     found = merge_turns(whole, [r[:k] for r in ranked], k, config.lead if config.fuse else 1) if ranked else whole[:k]
-    if config.authors and hints.authors and not filters.authors:
-        narrowed = dataclasses.replace(filters, authors=tuple(hints.authors))
-        by_author = searcher.search(query, k=k, filters=narrowed, hints=hints, query_vector=query_vector)
-        if by_author:
-            return merge_turns(by_author, [found], k, 1)
+    by_author = searched[-1] if by_authors else []
+    if by_author:
+        return merge_turns(by_author, [found], k, 1)
     return found
 
 
@@ -104,8 +106,8 @@ def find_names(
     does (found by searching the name itself), in place of the last ones."""
     found: list[SearchResult] = []
     rows = {r.row for r in results}
-    for name in names:
-        hits = searcher.search(name.text, k=5, filters=filters, hints=hints, query_vector=query_vector)
+    searched = searcher.search_many([SearchRequest(name.text, query_vector, 5, filters, hints) for name in names])
+    for name, hits in zip(names, searched):
         mentioning = [r for r in hits if r.row not in rows and not unmentioned([name], [r])]
         for result in mentioning[:per_name]:
             rows.add(result.row)

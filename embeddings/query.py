@@ -94,11 +94,16 @@ class QueryAnalyzer:
             self._by_normalised.setdefault(normalise_outlet(name), []).extend(found)
         names = sorted(self._aliases, key=len, reverse=True)
         self._patterns = [(re.compile(r"(?<!\w)" + _alias_pattern(n) + r"(?!\w)"), n) for n in names]
+        # What a question must contain (lower case) for each pattern to match: most are then never tried.
+        self._needles = [re.sub(r"^the\s+", "", n, flags=re.I).lower() for n in names]
         self._authors = author_names(authors or [], outlets)
         self._author_patterns = [
             (re.compile(r"(?<!\w)(?i:" + r"\s+".join(map(re.escape, n.split())) + r")(?!\w)"), n)
             for n in sorted(self._authors, key=len, reverse=True)
         ]
+        self._authors_by_first_word: dict[str, list[int]] = {}  # positions in _author_patterns
+        for position, (_, name) in enumerate(self._author_patterns):
+            self._authors_by_first_word.setdefault(_first_word(name), []).append(position)
 
     def analyze(self, question: str) -> QueryHints:
         return QueryHints(
@@ -118,13 +123,18 @@ class QueryAnalyzer:
 
     def outlet_mentions(self, question: str) -> list[NameMention]:
         """Each place the question names an indexed outlet (longest names first, no overlaps), in order."""
-        return _mentions(question, self._patterns, self._aliases)
+        patterns = self._patterns
+        if question.isascii():  # case-insensitive matching is then plain lower-casing
+            lowered = question.lower()
+            patterns = [p for p, needle in zip(patterns, self._needles) if needle in lowered or not needle.isascii()]
+        return _mentions(question, patterns, self._aliases)
 
     def author_mentions(self, question: str) -> list[NameMention]:
         """Each place the question names an indexed author, in order."""
         # Only the names whose first word the question has are tried: an index has thousands of bylines.
         words = set(re.findall(r"\w+", question.casefold()))
-        patterns = [(p, n) for p, n in self._author_patterns if _first_word(n) in words]
+        positions = sorted(i for word in words for i in self._authors_by_first_word.get(word, ()))
+        patterns = [self._author_patterns[i] for i in positions]
         return _mentions(question, patterns, self._authors)
 
     def _authors_in(self, question: str) -> list[str]:

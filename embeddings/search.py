@@ -9,7 +9,8 @@ candidate: the exhaustive ranking, kept as the reference the candidate search is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -24,7 +25,7 @@ from embeddings.segment import Segment
 from embeddings.store import IndexSnapshot, removed_ids
 from embeddings.vectors.base import VectorStore
 
-__all__ = ["HybridSearcher", "SearchConfig", "SearchFilters", "SearchResult", "lexical_header"]
+__all__ = ["HybridSearcher", "SearchConfig", "SearchFilters", "SearchRequest", "SearchResult", "lexical_header"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,18 @@ class SearchResult:
     lexical: float
 
 
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search of a batch (`HybridSearcher.search_many`): `text` for BM25, `vector` its embedding for the
+    dense side, the `k` best passages under `filters`, `hints` (None: found in the text)."""
+
+    text: str
+    vector: np.ndarray
+    k: int = 10
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    hints: QueryHints | None = None
+
+
 @dataclass
 class _Candidates:
     rows: np.ndarray  # global rows, ascending
@@ -85,6 +98,11 @@ class _Candidates:
     outlets: list[str]
     days: np.ndarray
     fused: np.ndarray
+
+    @classmethod
+    def none(cls) -> _Candidates:
+        empty = np.zeros(0)
+        return cls(np.zeros(0, dtype=np.int64), empty, empty, [], np.zeros(0, dtype=np.int64), empty)
 
 
 class HybridSearcher:
@@ -117,29 +135,49 @@ class HybridSearcher:
         query_vector: np.ndarray | None = None,
     ) -> list[SearchResult]:
         """The k best passages for `question`, best first."""
-        filters = filters or SearchFilters()
-        hints = hints if hints is not None else self.analyzer.analyze(question)
         if query_vector is None:
             query_vector = self.encoder.encode([question])[0]
-        query_vector = np.asarray(query_vector, dtype=np.float32)
-        if not self.snapshot.rows:
-            return []
-        where = filters.row_filter()
-        lexical = self._lexical_scores(question)
-        rows = self._candidate_rows(query_vector, lexical, where, hints)
-        if not len(rows):
-            return []
-        found = self._score(rows, query_vector, lexical, hints)
-        order = self._rank(found, hints)
-        return self._results(found, order[:k])
+        request = SearchRequest(question, query_vector, k, filters or SearchFilters(), hints)
+        return self.search_many([request])[0]
 
-    def _lexical_scores(self, question: str) -> list[np.ndarray]:
-        words = lexical_tokens([question])[0]
-        return [scores(segment.bm25, query_ids(segment.bm25, words)) for segment in self.snapshot.segments]
+    def search_many(self, requests: Sequence[SearchRequest]) -> list[list[SearchResult]]:
+        """Each request's results, as `search` gives them, with the work they share done once: the texts
+        tokenized together and each scored by BM25 once, every vector scored in one pass over a segment's
+        vectors, each filter's rows worked out once, and the passages read once."""
+        if not self.snapshot.rows or not requests:
+            return [[] for _ in requests]
+        batch = _Batch()
+        lexical = self._lexical_scores_many([r.text for r in requests])
+        hints = [r.hints if r.hints is not None else self.analyzer.analyze(r.text) for r in requests]
+        filters = [self._candidate_filters(r.filters.row_filter(), h) for r, h in zip(requests, hints)]
+        k = self.config.candidates or self.snapshot.rows
+        vectors = np.stack([np.asarray(r.vector, dtype=np.float32).reshape(-1) for r in requests])
+        dense = self._dense_rows_batch(vectors, k, filters, batch)
+        ranked: list[tuple[_Candidates, np.ndarray]] = []
+        for request, vector, found_dense, mine, hint in zip(requests, vectors, dense, filters, hints):
+            scores = lexical[request.text]
+            found = found_dense + [self._lexical_rows(scores, k, where, batch) for where in mine]
+            rows = np.unique(np.concatenate(found))
+            if not len(rows):
+                ranked.append((_Candidates.none(), np.zeros(0, dtype=np.int64)))
+                continue
+            candidates = self._score(rows, vector, scores, hint)
+            ranked.append((candidates, self._rank(candidates, hint)[: request.k]))
+        passages = self._passages([int(found.rows[p]) for found, order in ranked for p in order])
+        return [self._results(found, order, passages) for found, order in ranked]
 
-    def _candidate_rows(
-        self, vector: np.ndarray, lexical: list[np.ndarray], where: RowFilter, hints: QueryHints
-    ) -> np.ndarray:
+    def _lexical_scores_many(self, texts: list[str]) -> dict[str, list[np.ndarray]]:
+        """Each distinct text's BM25 scores, one array per segment."""
+        distinct = list(dict.fromkeys(texts))
+        words = lexical_tokens(distinct)
+        return {
+            text: [scores(segment.bm25, query_ids(segment.bm25, mine)) for segment in self.snapshot.segments]
+            for text, mine in zip(distinct, words)
+        }
+
+    def _candidate_filters(self, where: RowFilter, hints: QueryHints) -> list[RowFilter]:
+        """The filters candidates are taken under: the search's own, then narrowed to the outlets and the
+        days the question names."""
         filters = [where]
         config = self.config
         if hints.outlets and config.outlet_boost:
@@ -149,22 +187,25 @@ class HybridSearcher:
         if hints.days and config.day_boost:
             near = tuple((day_of(d) - 1, day_of(d) + 1) for d in hints.days)
             filters.append(where.narrowed(day_ranges=near))
-        k = config.candidates or self.snapshot.rows
-        found = self._dense_rows(vector, k, filters)
-        found += [self._lexical_rows(lexical, k, f) for f in filters]
-        return np.unique(np.concatenate(found))
+        return filters
 
-    def _dense_rows(self, vector: np.ndarray, k: int, filters: list[RowFilter]) -> list[np.ndarray]:
-        """The top-k rows of the dense side under each filter."""
+    def _dense_rows_batch(
+        self, vectors: np.ndarray, k: int, filters: list[list[RowFilter]], batch: _Batch
+    ) -> list[list[np.ndarray]]:
+        """For each vector, the top-k rows of the dense side under each of its filters."""
         if self.shared is not None:
-            return [self._shared_rows(vector, k, where) for where in filters]
-        rows: list[list[np.ndarray]] = [[] for _ in filters]
-        for start, segment in zip(self.snapshot.starts, self.snapshot.segments):
-            store = segment.store
-            found = store.search_rows_many(vector, k, [store.allowed(where) for where in filters])
-            for mine, (local, _) in zip(rows, found):
-                mine.append(local + start)
-        return [np.concatenate(mine) if mine else np.zeros(0, dtype=np.int64) for mine in rows]
+            return [[self._shared_rows(v, k, where) for where in mine] for v, mine in zip(vectors, filters)]
+        rows: list[list[list[np.ndarray]]] = [[[] for _ in mine] for mine in filters]
+        for index, (start, segment) in enumerate(zip(self.snapshot.starts, self.snapshot.segments)):
+            alloweds = [[batch.allowed(index, segment, where) for where in mine] for mine in filters]
+            found = segment.store.search_rows_batch(vectors, k, alloweds)
+            for mine_rows, mine_found in zip(rows, found):
+                for into, (local, _) in zip(mine_rows, mine_found):
+                    into.append(local + start)
+        return [
+            [np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64) for parts in mine_rows]
+            for mine_rows in rows
+        ]
 
     def _shared_rows(self, vector: np.ndarray, k: int, where: RowFilter) -> np.ndarray:
         """Top-k from the shared store, limited to this generation's ids: newer ones (a build in progress)
@@ -198,10 +239,10 @@ class HybridSearcher:
         dead = [np.asarray(s.ids[s.dead_rows], dtype=np.int64) for s in self.snapshot.segments]
         return np.unique(np.concatenate([*dead, removed_ids(self.snapshot.location)]))
 
-    def _lexical_rows(self, lexical: list[np.ndarray], k: int, where: RowFilter) -> np.ndarray:
+    def _lexical_rows(self, lexical: list[np.ndarray], k: int, where: RowFilter, batch: _Batch) -> np.ndarray:
         rows = []
-        for start, segment, found in zip(self.snapshot.starts, self.snapshot.segments, lexical):
-            allowed = segment.store.allowed(where)
+        for index, (start, segment, found) in enumerate(zip(self.snapshot.starts, self.snapshot.segments, lexical)):
+            allowed = batch.allowed(index, segment, where)
             candidates = np.flatnonzero(found > 0 if allowed is None else (found > 0) & allowed)
             if len(candidates) > k:
                 candidates = candidates[np.argpartition(-found[candidates], k - 1)[:k]]
@@ -270,11 +311,11 @@ class HybridSearcher:
                     taken.add(position)
         return np.array(head + [int(i) for i in order if int(i) not in taken], dtype=np.int64)
 
-    def _results(self, found: _Candidates, positions: np.ndarray) -> list[SearchResult]:
+    def _passages(self, rows: list[int]) -> dict[int, tuple[Chunk, Article]]:
+        """The chunk and article of each of these rows, each segment's read in one query."""
         snapshot = self.snapshot
-        rows = [int(found.rows[p]) for p in positions]
         by_segment: dict[int, list[int]] = {}
-        for row in rows:
+        for row in dict.fromkeys(rows):
             index = int(np.searchsorted(snapshot.starts, row, side="right")) - 1
             by_segment.setdefault(index, []).append(row)
         chunks: dict[int, tuple[Chunk, Article]] = {}
@@ -283,6 +324,11 @@ class HybridSearcher:
             local = [row - int(snapshot.starts[index]) for row in mine]
             for row, row_local, chunk in zip(mine, local, segment.chunks(local)):
                 chunks[row] = (chunk, segment.article(int(segment.chunk_articles[row_local])))
+        return chunks
+
+    def _results(
+        self, found: _Candidates, positions: np.ndarray, chunks: dict[int, tuple[Chunk, Article]]
+    ) -> list[SearchResult]:
         return [
             SearchResult(
                 row=int(found.rows[p]),
@@ -294,3 +340,16 @@ class HybridSearcher:
             )
             for p in positions
         ]
+
+
+class _Batch:
+    """What the searches of one batch share: each filter's allowed rows, per segment."""
+
+    def __init__(self) -> None:
+        self._allowed: dict[tuple[int, RowFilter], np.ndarray | None] = {}
+
+    def allowed(self, index: int, segment: Segment, where: RowFilter) -> np.ndarray | None:
+        key = (index, where)
+        if key not in self._allowed:
+            self._allowed[key] = segment.store.allowed(where)
+        return self._allowed[key]

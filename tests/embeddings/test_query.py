@@ -86,3 +86,22 @@ def test_an_outlet_filter_resolves_to_indexed_outlets(analyzer: QueryAnalyzer, g
 def test_no_indexed_outlets_means_no_outlet_hints() -> None:
     hints = QueryAnalyzer([]).analyze("What did TechCrunch report on 2023-10-17?")
     assert hints.outlets == [] and hints.days == [date(2023, 10, 17)]
+
+
+def test_authors_named_in_a_question_longest_name_first_in_any_case() -> None:
+    authors = ["Nigar Bayramli", "Nigar Bayramli Smith", "Nigel Bay", "Ann Lee", "Ann Leeds", "The Age"]
+    analyzer = QueryAnalyzer(["The Age"], authors)
+    question = "Did nigar bayramli smith and Ann Leeds agree with ANN LEE, or with Nigel?"
+    mentions = analyzer.author_mentions(question)
+    assert [question[m.start : m.end] for m in mentions] == ["nigar bayramli smith", "Ann Leeds", "ANN LEE"]
+    assert analyzer.analyze(question).authors == ["Nigar Bayramli Smith", "Ann Leeds", "Ann Lee"]
+    assert analyzer.author_mentions("What did Bayramli write?") == [], "a byline's second word alone is no mention"
+
+
+def test_outlet_names_with_letters_beyond_ascii_are_found_in_any_case() -> None:
+    analyzer = QueryAnalyzer(["Süddeutsche Zeitung", "Le Monde"])
+    assert analyzer.analyze("What did SÜDDEUTSCHE ZEITUNG and LE MONDE report?").outlets == [
+        "Süddeutsche Zeitung",
+        "Le Monde",
+    ]
+    assert analyzer.analyze("what did süddeutsche zeitung say?").outlets == ["Süddeutsche Zeitung"]
