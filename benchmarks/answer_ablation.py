@@ -68,6 +68,7 @@ ROWS: dict[str, Lever | None] = {
     "all on": None,
     "no decomposition (no per-part search, no per-part sentences)": _retrieval(decompose=False),
     "no score fusion of question and parts": _retrieval(fuse=False),
+    "parts embedded apart (not pooled in the question's pass)": _retrieval(part_spans=False),
     "passages in retrieval order (not the quoted ones first)": _composer(cited_first=False),
     "no per-part sentence choice": _composer(per_part=False),
     "sentences from any source (not the outlets and authors named)": _composer(named_sources=False),

@@ -25,6 +25,8 @@ from embeddings.search import HybridSearcher, SearchFilters, SearchRequest, Sear
 class RetrievalConfig:
     """`decompose`: search each part of a multi-part question too; `max_parts`: most parts searched;
     `part_vectors`: embed each part for its dense side (else the whole question's vector is used);
+    `part_spans`: take each part's vector from the question's own forward pass, pooled over the part's
+    tokens (no second model pass: about a third of a question's time), else embed the parts apart;
     `fuse`: rank the passages of all the searches by the whole question's score plus the best score a part
     gives them (else the whole question's ranking); `depth`: how many times k passages each search reads
     for that; `lead`: passages of that ranking placed before the parts take turns; `authors`: search the
@@ -33,6 +35,7 @@ class RetrievalConfig:
     decompose: bool = True
     max_parts: int = 4
     part_vectors: bool = True
+    part_spans: bool = True
     fuse: bool = True
     depth: int = 3
     lead: int = 2

@@ -287,7 +287,7 @@ class Byline:
         parts = searched_parts(question_parts(searched, searcher.analyzer), self.retrieval)
         # An author's name says whose articles to read, not what they say: it is left out of the meaning.
         meaning = _without(query, searcher.analyzer.author_mentions(query))
-        query_vector, part_vectors = self._question_vectors(meaning, parts)
+        query_vector, part_vectors = self._question_vectors(meaning, searched, parts)
         results = retrieve(
             searcher,
             query,
@@ -320,10 +320,16 @@ class Byline:
         )
         return answer if searched == question else answer.model_copy(update={"question": question})
 
-    def _question_vectors(self, meaning: str, parts: list[QuestionPart]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The question's vector and each part's. The parts are embedded apart from the question, so they
-        are padded only to the longest part, not to the whole question (on the dev questions, 137 tokens
-        for the model on average instead of 234)."""
+    def _question_vectors(
+        self, meaning: str, searched: str, parts: list[QuestionPart]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The question's vector and each part's: pooled over the part's tokens in the question's own pass
+        when the parts are spans of the text embedded (`RetrievalConfig.part_spans`), else embedded apart
+        from the question, padded only to the longest part (137 tokens a dev question instead of 234)."""
+        spans = [(part.start, part.end) for part in parts]
+        if parts and meaning == searched and self.retrieval.part_spans and all(searched[a:b].strip() for a, b in spans):
+            vectors = self.encoder.encode_with_spans([meaning], [spans])
+            return vectors.passages[0], list(vectors.spans_of(0))
         query_vector = self.encoder.encode([meaning])[0]
         return query_vector, list(self.encoder.encode([part.text for part in parts]))
 
