@@ -112,7 +112,6 @@ class RecordedLoad:
     skipped: list[SkippedFile] = field(default_factory=list)
     notes: list[CorpusNote] = field(default_factory=list)
     files_read: int = 0  # files read this time (the rest were unchanged since they were recorded)
-    files_known: int = 0
 
 
 class CorpusFileRecords:
@@ -143,7 +142,6 @@ class CorpusFileRecords:
             stamp = FileStamp.of(corpus_file.target)
             if record is not None and stamp is not None and _trusted(record, stamp, corpus_file):
                 fresh[key] = record
-                load.files_known += 1
                 unchanged = _UnchangedFile(corpus_file, root, options)
                 articles = [KnownArticle(fields, i, unchanged) for i, fields in enumerate(record["articles"])]
                 return list(articles), list(record["skipped"]), list(record["notes"])
