@@ -35,6 +35,18 @@ def front_matter_article(title: str, outlet: str, day: str, paragraphs: list[str
     return "---\n" + "\n".join(header) + "\n---\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
+def port_article(n: int) -> dict[str, str | bytes]:
+    """A one-paragraph corpus file (day `n` of a port strike), for tests that add articles one by one."""
+    return {
+        f"port-{n}.md": front_matter_article(
+            f"Port strike day {n}",
+            "Harbour News",
+            "2023-12-01",
+            [f"Dock workers at the port of Saltmarsh voted on day {n} to continue the strike over pay."],
+        )
+    }
+
+
 # Short, self-contained news articles with distinct outlets and dates, for filters and hints.
 EXTRA_ARTICLES = {
     "rugby-final.md": front_matter_article(

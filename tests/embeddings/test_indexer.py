@@ -26,7 +26,7 @@ from embeddings.store import (
     current_generation,
     open_index,
 )
-from tests.conftest import front_matter_article, write_corpus
+from tests.conftest import front_matter_article, port_article, write_corpus
 
 SETTINGS = ChunkerSettings(max_tokens=128, overlap_tokens=24)
 
@@ -247,7 +247,7 @@ def test_too_many_segments_merge_the_small_ones_and_leave_the_first_as_it_is(
 
     report = first
     for n in range(1, 5):
-        write_corpus(news_corpus, _port_article(n))
+        write_corpus(news_corpus, port_article(n))
         report = build(encoder, news_corpus, index, options=options)
         assert report.added == [f"port-{n}"] and report.chunks_embedded == 1
     names = _segment_names(index)
@@ -270,14 +270,3 @@ def _segment_names(index: Path) -> list[str]:
     assert generation is not None
     manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
     return [segment["name"] for segment in manifest["segments"]]
-
-
-def _port_article(n: int) -> dict[str, str | bytes]:
-    return {
-        f"port-{n}.md": front_matter_article(
-            f"Port strike day {n}",
-            "Harbour News",
-            "2023-12-01",
-            [f"Dock workers at the port of Saltmarsh voted on day {n} to continue the strike over pay."],
-        )
-    }

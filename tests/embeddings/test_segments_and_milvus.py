@@ -13,7 +13,7 @@ from bot.settings import AnswerSettings, IndexSettings
 from embeddings.encoder import Encoder
 from embeddings.search import HybridSearcher, SearchConfig, SearchFilters
 from embeddings.store import current_generation
-from tests.conftest import front_matter_article, write_corpus
+from tests.conftest import port_article, write_corpus
 
 QUESTIONS = [
     "What did Baqeri propose?",
@@ -25,17 +25,6 @@ QUESTIONS = [
 
 def byline_for(encoder: Encoder, corpus: Path, index: Path, **settings: Any) -> Byline:
     return Byline(IndexSettings(corpus_path=corpus, index_path=index, **settings), AnswerSettings(), encoder)
-
-
-def port_article(n: int) -> dict[str, str | bytes]:
-    return {
-        f"port-{n}.md": front_matter_article(
-            f"Port strike day {n}",
-            "Harbour News",
-            "2023-12-01",
-            [f"Dock workers at the port of Saltmarsh voted on day {n} to continue the strike over pay."],
-        )
-    }
 
 
 @pytest.mark.parametrize("store", ["faiss", "milvus"])
