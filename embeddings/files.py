@@ -58,6 +58,47 @@ def load_npy(path: Path, mmap: bool = True) -> np.ndarray:
         raise ValueError(f"{path.name} cannot be read ({error})") from error
 
 
+class NpyRows:
+    """A 2-D .npy file whose rows are read on demand with pread, for small scattered reads (a question
+    reads a few dozen chunks' sentence vectors). A memory map of a file already in the page cache maps the
+    neighbours of every page touched into the process (fault-around), so its resident memory grew with
+    every question; pread copies only the rows asked for and leaves caching to the kernel."""
+
+    def __init__(self, path: Path) -> None:
+        with NPY_READS, open(path, "rb") as handle:
+            try:
+                version = np.lib.format.read_magic(handle)
+                read_header = np.lib.format.read_array_header_1_0
+                if version != (1, 0):
+                    read_header = np.lib.format.read_array_header_2_0
+                shape, fortran_order, dtype = read_header(handle)
+            except ValueError as error:
+                raise ValueError(f"{path.name} cannot be read ({error})") from error
+            self.offset = handle.tell()
+        if fortran_order or len(shape) != 2 or dtype.hasobject:
+            raise ValueError(f"{path.name} cannot be read (not a 2-D array of plain numbers)")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = dtype
+        self._row_bytes = self.shape[1] * dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, first: int, last: int) -> np.ndarray:
+        """Rows first..last-1 (OSError when the file is shorter than its header says)."""
+        size = (last - first) * self._row_bytes
+        data = os.pread(self._fd, size, self.offset + first * self._row_bytes) if size else b""
+        if len(data) != size:
+            raise OSError(f"the file ends before row {last} of {self.shape[0]}")
+        return np.frombuffer(data, self.dtype).reshape(last - first, self.shape[1])
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 def load_json(path: Path) -> Any:
     """A JSON file's value (OSError when it cannot be read, ValueError naming it when it is not JSON)."""
     text = path.read_text(encoding="utf-8")

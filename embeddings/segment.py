@@ -5,7 +5,7 @@ links. Its folder holds:
     chunks.sqlite       articles and chunk texts, read a few rows at a time
     vectors/            the FAISS vector store (vectors.npy memory-mapped, ids, filter columns, HNSW graph)
     chunk_articles.npy  each chunk's article (row of the articles table)
-    sentences.npy       float16 sentence vectors (memory-mapped), sentence_offsets.npy (chunk i's are rows
+    sentences.npy       float16 sentence vectors (read by rows with pread), sentence_offsets.npy (chunk i's are rows
                         offsets[i]:offsets[i+1]) and sentence_spans.npy ((start, end) in the chunk's text)
     tokens.npy, token_offsets.npy, vocabulary.json   BM25 token ids of each chunk (merges reuse them)
     bm25/               the bm25s index, weighted with the statistics of the generation's first segment
@@ -25,7 +25,7 @@ import numpy as np
 
 from corpus.models import Article
 from embeddings.chunking import Chunk
-from embeddings.files import FilesDisagreeError, load_npy, write_file, write_npy
+from embeddings.files import FilesDisagreeError, NpyRows, load_npy, write_file, write_npy
 from embeddings.lexical import LexicalStats, TokenTable, build_bm25, load_bm25, load_stats, save_bm25
 from embeddings.rows import RowFields
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD, FaissVectorStore
@@ -146,10 +146,12 @@ class Segment:
         self._articles: dict[int, Article] = {}
         self._article_ids: dict[int, str] = {}
         self._db: sqlite3.Connection | None = None
+        self._sentence_rows: NpyRows | None = None
         self.store = FaissVectorStore.open(folder / "vectors", dimension)
         try:
             self.chunk_articles = load_npy(folder / "chunk_articles.npy")
             self.sentence_vectors = load_npy(folder / "sentences.npy")
+            self._sentence_rows = NpyRows(folder / "sentences.npy")
             self.sentence_offsets = load_npy(folder / "sentence_offsets.npy")
             self.sentence_spans = load_npy(folder / "sentence_spans.npy")
             self.bm25 = load_bm25(folder / "bm25")
@@ -269,7 +271,8 @@ class Segment:
     def sentences(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """The (start, end) spans of the chunk's sentences and their float32 vectors."""
         first, last = int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1])
-        return np.asarray(self.sentence_spans[first:last]), np.asarray(self.sentence_vectors[first:last], np.float32)
+        assert self._sentence_rows is not None, "a segment is read only once opened"
+        return np.asarray(self.sentence_spans[first:last]), self._sentence_rows.rows(first, last).astype(np.float32)
 
     def _query(self, sql: str, parameters: tuple | list = ()) -> list[tuple]:
         with self._lock:
@@ -282,6 +285,8 @@ class Segment:
             if self._db is not None:
                 self._db.close()
         self.store.close()
+        if self._sentence_rows is not None:
+            self._sentence_rows.close()
         empty = np.zeros(0)
         self.chunk_articles = self.sentence_vectors = self.sentence_offsets = self.sentence_spans = empty
         self.bm25 = None
