@@ -136,6 +136,8 @@ def _fold_into_corpus(
 
 def _unique(entries: list[AlsoIn], own_url: str) -> list[AlsoIn]:
     """One entry per address and tenant, none at the article's own address."""
+    if not entries:  # most articles: spare working out the own address's key
+        return []
     own = url_key(own_url) if own_url else None
     seen: set[tuple[str, str]] = set()
     kept: list[AlsoIn] = []
