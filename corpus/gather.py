@@ -75,12 +75,15 @@ def gather_articles(
             corpus_articles, skipped, notes = [], error.skipped, []
         else:
             raise
-    if not stored:
+    # Copies of a corpus article's story count even while the library keeps no article of its own.
+    recorded = library.also_in() if library is not None and library.exists() else {}
+    if not stored and not recorded:
         return Gathered(corpus_articles, skipped, notes=notes, files_read=files_read)
     assert library is not None
     gathered = Gathered(skipped=skipped, notes=notes, files_read=files_read)
-    extra_also_in = _fold_into_corpus(corpus_articles, stored, library, gathered, stories or CorpusStories())
-    recorded = library.also_in()
+    extra_also_in = (
+        _fold_into_corpus(corpus_articles, stored, library, gathered, stories or CorpusStories()) if stored else {}
+    )
     gathered.articles = [
         _with_also_in(
             article, _unique([*recorded.get(article.id, []), *extra_also_in.get(article.id, [])], article.url)
