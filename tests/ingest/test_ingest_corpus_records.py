@@ -32,8 +32,9 @@ def corpus_file(desk: IngestService, name: str, article_id: str, url: str, mtime
     return path
 
 
-def publish(site: NewsSite, article_id: str, path: str, **page: str) -> str:
-    return site.serve(path, article_page(ARTICLES[article_id], canonical=site.url(path), **page))
+def publish(site: NewsSite, article_id: str, path: str, outlet: str | None = None, intro: str | None = None) -> str:
+    page = article_page(ARTICLES[article_id], canonical=site.url(path), outlet=outlet, intro=intro)
+    return site.serve(path, page)
 
 
 def wire_copy(site: NewsSite, article_id: str, path: str) -> str:
