@@ -112,6 +112,14 @@ def timed_calls(owner: Any, name: str) -> list[float]:
     return seconds
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def add_links(work: Path, adds: int) -> dict:
     """Run in the measured process (this checkout's code first on sys.path)."""
     from bot.ingest import IngestService
@@ -127,6 +135,7 @@ def add_links(work: Path, adds: int) -> dict:
     nonce = str(time.time_ns())
     site = Site({f"/news/{nonce}/{number}": article_page(number, nonce)[1] for number in range(adds)})
     reindex_seconds = timed_calls(byline, "reindex")
+    rss_before = rss_mb()
     add_seconds, in_reindex = [], []
     try:
         for number in range(adds):
@@ -143,7 +152,13 @@ def add_links(work: Path, adds: int) -> dict:
     finally:
         site.close()
         service.close()
-    return {"warm_up": warm, "adds": add_seconds, "in_reindex": in_reindex, "runtime": byline.encoder.runtime.value}
+    return {
+        "warm_up": warm,
+        "adds": add_seconds,
+        "in_reindex": in_reindex,
+        "runtime": byline.encoder.runtime.value,
+        "rss": [rss_before, rss_mb()],
+    }
 
 
 PREPARE = """
@@ -188,6 +203,7 @@ def main() -> None:
         later_reindex = found["in_reindex"][1:] or found["in_reindex"]
         add, reindex = statistics.median(later), statistics.median(later_reindex)
         print(f"\n{code}: runtime {found['runtime']}; warm-up {found['warm_up']:.1f} s")
+        print(f"  resident memory: {found['rss'][0]:.0f} MB after warm-up, {found['rss'][1]:.0f} MB after the adds")
         print(f"  add one link: {', '.join(f'{s:.2f}' for s in found['adds'])} s")
         print(
             f"  first {found['adds'][0]:.2f} s (reindex {found['in_reindex'][0]:.2f} s); median of the later "
