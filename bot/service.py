@@ -36,6 +36,7 @@ from bot.question_text import QuestionError, clean_context, clean_question, with
 from bot.retrieval import RetrievalConfig, find_names, retrieve, searched_parts
 from bot.settings import AnswerSettings, IndexSettings, SettingsError
 from bot.specifics import question_specifics
+from corpus.corpus_stories import CorpusStories
 from corpus.fingerprint import corpus_fingerprint
 from corpus.gather import gather_articles
 from corpus.library import Library
@@ -93,6 +94,9 @@ class Byline:
         self.index_settings = index_settings
         # Fetched and uploaded articles, indexed with the corpus folder (None: the folder alone, e.g. for eval).
         self.library = Library(index_settings.library_file) if with_library else None
+        # What the duplicate checks (at ingest and when a rebuild folds the library in) know of the corpus
+        # folder's articles, kept between them so each compares only what changed since.
+        self.corpus_stories = CorpusStories()
         self.index_path_setting = index_path_setting
         self.answer_settings = answer_settings
         self.encoder = encoder or Encoder(
@@ -189,7 +193,8 @@ class Byline:
                 options=self.index_settings.corpus_options,
                 indexed_sources=self._indexed_sources(),
                 progress=reading,
-                records=CorpusFileRecords(self.index_settings.index_path / CORPUS_RECORDS_FILE),
+                records=self.corpus_records(),
+                stories=self.corpus_stories,
             )
             report = build_index(
                 gathered.articles,
@@ -208,6 +213,10 @@ class Byline:
         )
         save_build_inputs(self.index_settings.index_path, BuildInputs.of(fingerprint, outcome))
         return outcome
+
+    def corpus_records(self) -> CorpusFileRecords:
+        """What each corpus file held when it was last read (kept in the index folder)."""
+        return CorpusFileRecords(self.index_settings.index_path / CORPUS_RECORDS_FILE)
 
     def _inputs_fingerprint(self) -> str:
         settings = self.index_settings

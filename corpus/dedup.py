@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
@@ -22,6 +22,7 @@ SCHEME = "affine32"
 # Stored with every signature: a library whose signatures were made another way recomputes them.
 SIGNATURE_FORMAT = f"minhash-{SCHEME}-{NUM_PERM}-w{SHINGLE_WORDS}"
 _DTYPE = np.dtype("<u4")
+_SEED = MinHash().seed  # the seed signature_of hashes with (datasketch's default)
 _WORD = re.compile(r"\w+")
 
 
@@ -40,11 +41,12 @@ def signature_of(text: str) -> bytes | None:
     return np.asarray(minhash.hashvalues, dtype=_DTYPE).tobytes()
 
 
-def _minhash(signature: bytes) -> MinHash:
+def _minhash(signature: bytes) -> LeanMinHash:
+    """The stored signature as a MinHash to compare (lean: no permutations, which only hashing new text needs)."""
     values = np.frombuffer(signature, dtype=_DTYPE)
     if values.shape != (NUM_PERM,):
         raise ValueError(f"a signature has {NUM_PERM} values, got {values.size}")
-    return MinHash(num_perm=NUM_PERM, hashvalues=values.astype(np.uint32), scheme=SCHEME)
+    return LeanMinHash(seed=_SEED, hashvalues=values.astype(np.uint64), scheme=SCHEME)
 
 
 class NearDuplicates:
@@ -53,7 +55,7 @@ class NearDuplicates:
     def __init__(self, threshold: float = NEAR_DUPLICATE_JACCARD) -> None:
         self.threshold = threshold
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._minhashes: dict[str, MinHash] = {}
+        self._minhashes: dict[str, LeanMinHash] = {}
 
     def __len__(self) -> int:
         return len(self._minhashes)
@@ -75,6 +77,14 @@ class NearDuplicates:
 
     def closest(self, signature: bytes | None, allowed: Callable[[str], bool] = lambda key: True) -> str | None:
         """The key of the most similar stored text at or above the threshold that `allowed` accepts."""
+        found = self.best(signature, allowed)
+        return found[1] if found else None
+
+    def best(
+        self, signature: bytes | None, allowed: Callable[[str], bool] = lambda key: True
+    ) -> tuple[float, str] | None:
+        """(similarity, key) of the most similar stored text at or above the threshold that `allowed` accepts
+        (of equally similar ones, the greatest key)."""
         if signature is None or not self._minhashes:
             return None
         minhash = _minhash(signature)
@@ -85,4 +95,4 @@ class NearDuplicates:
             similarity = minhash.jaccard(self._minhashes[key])
             if similarity >= self.threshold and (best is None or (similarity, key) > best):
                 best = (similarity, key)
-        return best[1] if best else None
+        return best

@@ -8,11 +8,11 @@ of being indexed twice. The result depends only on what is stored, so a rebuild 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.dedup import NearDuplicates, signature_of
+from corpus.corpus_stories import CorpusStories
 from corpus.library import Library, StoredArticle
 from corpus.models import AlsoIn, Article
 from corpus.readers.folder import CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
@@ -31,10 +31,15 @@ class Gathered:
     files_read: int | None = None  # corpus files read (None: all; else the others were unchanged since recorded)
 
 
-def load_corpus_articles(corpus_path: Path, options: CorpusOptions | None = None) -> list[Article]:
-    """The corpus folder's articles; a missing or empty folder gives none."""
+def load_corpus_articles(
+    corpus_path: Path, options: CorpusOptions | None = None, records: CorpusFileRecords | None = None
+) -> list[Article | KnownArticle]:
+    """The corpus folder's articles; a missing or empty folder gives none. With `records`, only the files
+    changed since they were recorded there are read (the others' articles are KnownArticle)."""
     try:
-        return load_corpus(corpus_path, options).articles
+        if records is None:
+            return list(load_corpus(corpus_path, options).articles)
+        return records.load_corpus(corpus_path, options).articles
     except EmptyCorpusError:
         return []
 
@@ -47,11 +52,13 @@ def gather_articles(
     indexed_sources: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     records: CorpusFileRecords | None = None,
+    stories: CorpusStories | None = None,
 ) -> Gathered:
     """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
     `allow_empty` (after the last stored article was removed, the index must become empty too).
     `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id);
-    with `records`, only the corpus files changed since they were recorded there are read."""
+    with `records`, only the corpus files changed since they were recorded there are read; `stories` (kept
+    between calls) spares comparing the library with every corpus article anew."""
     stored = library.articles() if library is not None and library.exists() else []
     files_read: int | None = None
     corpus_articles: list[Article | KnownArticle]
@@ -68,12 +75,15 @@ def gather_articles(
             corpus_articles, skipped, notes = [], error.skipped, []
         else:
             raise
-    if not stored:
+    # Copies of a corpus article's story count even while the library keeps no article of its own.
+    recorded = library.also_in() if library is not None and library.exists() else {}
+    if not stored and not recorded:
         return Gathered(corpus_articles, skipped, notes=notes, files_read=files_read)
     assert library is not None
     gathered = Gathered(skipped=skipped, notes=notes, files_read=files_read)
-    extra_also_in = _fold_into_corpus(corpus_articles, stored, library, gathered)
-    recorded = library.also_in()
+    extra_also_in = (
+        _fold_into_corpus(corpus_articles, stored, library, gathered, stories or CorpusStories()) if stored else {}
+    )
     gathered.articles = [
         _with_also_in(
             article, _unique([*recorded.get(article.id, []), *extra_also_in.get(article.id, [])], article.url)
@@ -92,14 +102,16 @@ def _with_also_in(article: Article | KnownArticle, also_in: list[AlsoIn]) -> Art
 
 
 def _fold_into_corpus(
-    corpus_articles: list[Article | KnownArticle], stored: list[StoredArticle], library: Library, gathered: Gathered
+    corpus_articles: list[Article | KnownArticle],
+    stored: list[StoredArticle],
+    library: Library,
+    gathered: Gathered,
+    stories: CorpusStories,
 ) -> dict[str, list[AlsoIn]]:
     """Put each library article in gathered.articles unless a corpus article tells its story already;
     returns the also_in entries those corpus articles gain."""
     corpus_ids = {article.id for article in corpus_articles}
-    corpus_by_key = {url_key(a.url): a.id for a in corpus_articles if a.url}
-    near = NearDuplicates()
-    near.add_all(corpus_signatures(library, corpus_articles).items())
+    stories.update(corpus_articles, library)
     extra: dict[str, list[AlsoIn]] = {}
     for item in stored:
         article = item.article
@@ -107,7 +119,7 @@ def _fold_into_corpus(
             reason = f"article id {article.id!r} is also a corpus-folder article's; the corpus file is indexed"
             gathered.skipped.append(SkippedFile(library.path, reason))
             continue
-        kept_id = corpus_by_key.get(item.url_key) or near.closest(item.signature)
+        kept_id = stories.last_at(item.url_key) or stories.closest(item.signature)
         if kept_id is None:
             gathered.articles.append(article)
             gathered.from_library += 1
@@ -125,23 +137,10 @@ def _fold_into_corpus(
     return extra
 
 
-def corpus_signatures(library: Library, corpus_articles: Sequence[Article | KnownArticle]) -> dict[str, bytes | None]:
-    """Near-duplicate signatures of corpus-folder articles, computed once per content and cached in the library."""
-    cached = library.corpus_signatures()
-    signatures: dict[str, tuple[str, bytes | None]] = {}
-    for article in corpus_articles:
-        content_hash = article.content_hash
-        hit = cached.get(article.id)
-        signatures[article.id] = (
-            hit if hit and hit[0] == content_hash else (content_hash, signature_of(whole(article).body))
-        )
-    if signatures != cached:
-        library.save_corpus_signatures(signatures)
-    return {article_id: signature for article_id, (_, signature) in signatures.items()}
-
-
 def _unique(entries: list[AlsoIn], own_url: str) -> list[AlsoIn]:
     """One entry per address and tenant, none at the article's own address."""
+    if not entries:  # most articles: spare working out the own address's key
+        return []
     own = url_key(own_url) if own_url else None
     seen: set[tuple[str, str]] = set()
     kept: list[AlsoIn] = []

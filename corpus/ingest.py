@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,21 +25,23 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from corpus.corpus_stories import CorpusStories
 from corpus.dedup import NearDuplicates, signature_of
 from corpus.errors import BylineError, Remedy
 from corpus.feeds import FeedEntry, FeedFormatError, ParsedFeed, advertised_feeds, looks_like_feed, parse_feed
 from corpus.fetch import ACCEPT_FEED, Fetcher, FetchError, FetchResult
-from corpus.gather import corpus_signatures
 from corpus.library import DuplicateFeedError, FeedRecord, Library, Origin, StoredArticle, UnknownFeedError
 from corpus.models import AlsoIn, Article
 from corpus.pages import NotAnArticleError, article_id, entry_article, host_outlet, page_article, page_text
 from corpus.readers.folder import READERS
+from corpus.readers.recorded import KnownArticle
 from corpus.readers.source import SourceFile, UnreadableFileError
 from corpus.urls import InvalidUrlError, clean_url, shorten, url_key, web_url
 
 log = logging.getLogger(__name__)
 
-CorpusArticles = Callable[[], list[Article]]
+# The corpus folder's articles as they are now (those of files unchanged since recorded may be KnownArticle).
+CorpusArticles = Callable[[], Sequence[Article | KnownArticle]]
 
 
 class ArticleNotFoundError(BylineError, LookupError):
@@ -131,13 +133,32 @@ class LinkOutcome:
 
 
 @dataclass
-class _Known:
-    """What the tenant-aware duplicate check compares against, refreshed at the start of each operation."""
+class _KnownLibrary:
+    """The library's side of what the tenant-aware duplicate check compares against (the corpus folder's
+    is CorpusStories), brought up to date at the start of each operation."""
 
     tenant_of: dict[str, str] = field(default_factory=dict)
     title_of: dict[str, str] = field(default_factory=dict)
-    corpus_by_key: dict[str, str] = field(default_factory=dict)
+    signature_of: dict[str, bytes | None] = field(default_factory=dict)
     near: NearDuplicates = field(default_factory=NearDuplicates)
+
+    def refresh(self, stories: list[tuple[str, str, str, bytes | None]]) -> None:
+        """Know exactly these stored articles: (id, tenant, title, signature) each."""
+        current: set[str] = set()
+        for stored_id, tenant, title, signature in stories:
+            current.add(stored_id)
+            self.know(stored_id, tenant, title, signature)
+        for stored_id in [known for known in self.signature_of if known not in current]:
+            del self.tenant_of[stored_id], self.title_of[stored_id], self.signature_of[stored_id]
+            self.near.remove(stored_id)
+
+    def know(self, stored_id: str, tenant: str, title: str, signature: bytes | None) -> None:
+        self.tenant_of[stored_id] = tenant
+        self.title_of[stored_id] = title
+        if stored_id not in self.signature_of or self.signature_of[stored_id] != signature:
+            self.signature_of[stored_id] = signature
+            self.near.remove(stored_id)
+            self.near.add(stored_id, signature)
 
 
 class _ProgressAborted(Exception):
@@ -146,15 +167,23 @@ class _ProgressAborted(Exception):
 
 class Ingestor:
     def __init__(
-        self, library: Library, fetcher: Fetcher, policy: IngestPolicy, corpus_articles: CorpusArticles
+        self,
+        library: Library,
+        fetcher: Fetcher,
+        policy: IngestPolicy,
+        corpus_articles: CorpusArticles,
+        corpus_stories: CorpusStories | None = None,
     ) -> None:
+        """`corpus_stories` may be shared with whatever else compares articles with the corpus folder (the
+        index build), so that each corpus article is compared once per change, not once per user."""
         self.library = library
         self.fetcher = fetcher
         self.policy = policy
         self._corpus_articles = corpus_articles
+        self._corpus = corpus_stories if corpus_stories is not None else CorpusStories()
         self._lock = threading.RLock()
         self._progress_lock = threading.Lock()
-        self._known = _Known()
+        self._known = _KnownLibrary()
 
     # --- links
 
@@ -424,25 +453,36 @@ class Ingestor:
     # --- keeping each story once
 
     def _refresh(self) -> None:
-        """Rebuild what duplicates are checked against: the library and the corpus folder as they are now."""
-        known = _Known()
-        corpus = self._corpus_articles()
-        for article in corpus:
-            known.tenant_of[article.id] = article.tenant
-            known.title_of[article.id] = article.title
-            if article.url:
-                known.corpus_by_key.setdefault(url_key(article.url), article.id)
-        known.near.add_all(corpus_signatures(self.library, corpus).items())
-        for stored in self.library.articles():
-            known.tenant_of[stored.article.id] = stored.tenant
-            known.title_of[stored.article.id] = stored.article.title
-            known.near.add(stored.article.id, stored.signature)
+        """Bring what duplicates are checked against up to the library and the corpus folder as they are now
+        (only what changed since the last refresh is compared again)."""
+        self._corpus.update(self._corpus_articles(), self.library)
+        stories = self.library.stories()
         with self._lock:
-            self._known = known
+            self._known.refresh(stories)
+
+    def _tenant_of(self, kept_id: str) -> str | None:
+        tenant = self._known.tenant_of.get(kept_id)
+        if tenant is None:
+            story = self._corpus.story(kept_id)
+            tenant = story.tenant if story is not None else None
+        return tenant
+
+    def _title_of(self, kept_id: str) -> str:
+        title = self._known.title_of.get(kept_id)
+        if title is None:
+            story = self._corpus.story(kept_id)
+            title = story.title if story is not None else ""
+        return title
 
     def _visible(self, tenant: str) -> Callable[[str], bool]:
-        tenant_of = self._known.tenant_of
-        return lambda kept_id: tenant_of.get(kept_id) in ("", tenant)
+        return lambda kept_id: self._tenant_of(kept_id) in ("", tenant)
+
+    def _closest(self, signature: bytes | None, tenant: str) -> str | None:
+        """The id of the article `tenant` may see (stored or corpus-folder) whose text is nearest, if near enough."""
+        visible = self._visible(tenant)
+        found = [self._corpus.best(signature, visible), self._known.near.best(signature, visible)]
+        best = max((candidate for candidate in found if candidate is not None), default=None)
+        return best[1] if best is not None else None
 
     def _same_address(self, key: str, tenant: str, url: str) -> Duplicate | None:
         """The article `tenant` may see that is at this address already (stored, a recorded copy, or a
@@ -454,10 +494,10 @@ class Ingestor:
             visible = self._visible(tenant)
             for kept_id, copy_tenant in self.library.also_in_at(key):
                 if copy_tenant in ("", tenant) and visible(kept_id):
-                    return Duplicate(url, kept_id, self._known.title_of.get(kept_id, ""), same_page=True)
-            corpus_id = self._known.corpus_by_key.get(key)
+                    return Duplicate(url, kept_id, self._title_of(kept_id), same_page=True)
+            corpus_id = self._corpus.first_at(key)
             if corpus_id is not None:
-                return Duplicate(url, corpus_id, self._known.title_of.get(corpus_id, ""), same_page=True)
+                return Duplicate(url, corpus_id, self._title_of(corpus_id), same_page=True)
         return None
 
     def _keep(self, article: Article, origin: Origin, url: str, feed_key: str | None = None) -> LinkOutcome:
@@ -469,7 +509,7 @@ class Ingestor:
             duplicate = self._same_address(key, article.tenant, url)
             if duplicate is not None:
                 return LinkOutcome(url, duplicate=duplicate)
-            kept_id = self._known.near.closest(signature, self._visible(article.tenant))
+            kept_id = self._closest(signature, article.tenant)
             if kept_id is not None:
                 also = AlsoIn(
                     outlet=article.outlet,
@@ -479,13 +519,11 @@ class Ingestor:
                     tenant=article.tenant,
                 )
                 self.library.add_also_in(kept_id, key, also)
-                title = self._known.title_of.get(kept_id, "")
+                title = self._title_of(kept_id)
                 return LinkOutcome(url, duplicate=Duplicate(url, kept_id, title, same_page=False))
             if not self.library.store(article, origin, key, signature, feed_key):
                 return LinkOutcome(url, duplicate=Duplicate(url, article.id, article.title, same_page=True))
-            self._known.tenant_of[article.id] = article.tenant
-            self._known.title_of[article.id] = article.title
-            self._known.near.add(article.id, signature)
+            self._known.know(article.id, article.tenant, article.title, signature)
         return LinkOutcome(url, added=article)
 
     def _report(self, progress: FetchProgressCallback | None, update: FetchProgress) -> None:

@@ -297,6 +297,13 @@ class Library:
         with self._connect() as db:
             return db.execute("SELECT id, tenant, signature FROM articles").fetchall()
 
+    def stories(self) -> list[tuple[str, str, str, bytes | None]]:
+        """(article id, tenant, title, signature) of every stored article: what the duplicate check compares."""
+        if not self.exists():
+            return []
+        with self._connect() as db:
+            return db.execute("SELECT id, tenant, json_extract(data, '$.title'), signature FROM articles").fetchall()
+
     def corpus_signatures(self) -> dict[str, tuple[str, bytes | None]]:
         """Cached signatures of corpus-folder articles: id -> (content hash, signature)."""
         if not self.exists():
@@ -305,13 +312,13 @@ class Library:
             rows = db.execute("SELECT article_id, content_hash, signature FROM corpus_signatures").fetchall()
         return {article_id: (content_hash, signature) for article_id, content_hash, signature in rows}
 
-    def save_corpus_signatures(self, signatures: dict[str, tuple[str, bytes | None]]) -> None:
-        """Replace the cache with exactly these corpus-folder signatures."""
+    def update_corpus_signatures(self, put: dict[str, tuple[str, bytes | None]], drop: list[str]) -> None:
+        """Cache these corpus-folder signatures (id -> (content hash, signature)) and forget those of `drop`."""
         with self._connect(write=True) as db:
-            db.execute("DELETE FROM corpus_signatures")
+            db.executemany("DELETE FROM corpus_signatures WHERE article_id = ?", [(article_id,) for article_id in drop])
             db.executemany(
-                "INSERT INTO corpus_signatures VALUES (?, ?, ?)",
-                [(article_id, content_hash, sig) for article_id, (content_hash, sig) in signatures.items()],
+                "INSERT OR REPLACE INTO corpus_signatures VALUES (?, ?, ?)",
+                [(article_id, content_hash, sig) for article_id, (content_hash, sig) in put.items()],
             )
 
     # --- feeds

@@ -4,7 +4,8 @@ What each file gave when it was read (its articles' ids, content hashes and size
 the notes) is recorded under the file's path, with the size and modification time (nanoseconds) it had
 then. A file whose size and modification time are still those is not read again: its articles come
 back as KnownArticle, which carries what an index build compares (id, content hash, source file, url)
-and reads the file again only when the whole article is wanted (`KnownArticle.article()`, e.g. to
+and what the duplicate check at ingest compares (title, tenant; url), and reads the file again only when
+the whole article is wanted (`KnownArticle.article()`, e.g. to
 chunk it). So adding one file to a corpus of thousands reads that one file.
 
 A record is trusted only if the file was last modified well before it was read (RACY_SECONDS), so a
@@ -39,7 +40,9 @@ from corpus.readers.folder import (
 from corpus.readers.source import ReadResult
 from corpus.readers.walk import CorpusFile
 
-RECORDS_FORMAT = 1  # bump when a reader gives other articles, reasons or notes for the same bytes
+# Bump when a reader gives other articles, reasons or notes for the same bytes, or a record keeps other fields.
+RECORDS_FORMAT = 2  # 2: each article's title and tenant too
+_ARTICLE_FIELDS = 7  # id, content hash, source file, url, size, title, tenant
 RACY_SECONDS = 2.0  # a file modified this close to its reading is read again next time
 
 
@@ -79,14 +82,15 @@ class _UnchangedFile:
 
 
 class KnownArticle:
-    """An article of a corpus file unchanged since it was read: its id, content hash, source file, url and
-    size, without its text. `article()` reads its file again for the whole Article."""
+    """An article of a corpus file unchanged since it was read: its id, content hash, source file, url, size,
+    title and tenant, without its text. `article()` reads its file again for the whole Article."""
 
-    __slots__ = ("_file", "content_hash", "id", "position", "size", "source_file", "url")
+    __slots__ = ("_file", "content_hash", "id", "position", "size", "source_file", "tenant", "title", "url")
 
     def __init__(self, fields: list, position: int, file: _UnchangedFile) -> None:
         self.id, self.content_hash, self.source_file, self.url = (str(v) for v in fields[:4])
         self.size = int(fields[4])
+        self.title, self.tenant = str(fields[5]), str(fields[6])
         self.position = position
         self._file = file
 
@@ -194,7 +198,7 @@ def _record(corpus_file: CorpusFile, stamp: FileStamp, read_at: int, result: Rea
         "size": stamp.size,
         "mtime_ns": stamp.mtime_ns,
         "read_at_ns": read_at,
-        "articles": [[a.id, a.content_hash, a.source_file, a.url, a.size] for a in result.articles],
+        "articles": [[a.id, a.content_hash, a.source_file, a.url, a.size, a.title, a.tenant] for a in result.articles],
         "skipped": list(result.skipped_parts),
         "notes": list(result.notes),
     }
@@ -207,7 +211,7 @@ def _trusted(record: dict, stamp: FileStamp, corpus_file: CorpusFile) -> bool:
             and record["size"] == stamp.size
             and record["mtime_ns"] == stamp.mtime_ns
             and stamp.mtime_ns < int(record["read_at_ns"]) - RACY_SECONDS * 1e9
-            and all(isinstance(fields, list) and len(fields) == 5 for fields in record["articles"])
+            and all(isinstance(fields, list) and len(fields) == _ARTICLE_FIELDS for fields in record["articles"])
         )
     except (KeyError, TypeError, ValueError):
         return False

@@ -9,7 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from bot.service import Byline
+from bot.service import CORPUS_RECORDS_FILE, Byline
+from corpus.readers.recorded import RECORDS_FORMAT
 from embeddings.encoder import Encoder
 from tests.conftest import make_byline, news_files, write_corpus
 
@@ -129,3 +130,26 @@ def test_an_unchanged_files_article_takes_over_its_id_when_the_indexed_one_goes(
 
 def hashes(byline: Byline) -> dict[str, str]:
     return {article.id: article.content_hash for article in byline.sources()}
+
+
+def test_records_of_the_older_format_are_read_again_once_not_misread(encoder: Encoder, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", news_files())
+    age(corpus)
+    byline = make_byline(encoder, corpus, tmp_path / "index")
+    assert byline.reindex().files_read == len(news_files())
+    # As format 1 recorded them: no title or tenant for each article.
+    records_file = tmp_path / "index" / CORPUS_RECORDS_FILE
+    data = json.loads(records_file.read_text(encoding="utf-8"))
+    data["scope"] = data["scope"].replace(f"{RECORDS_FORMAT}\x00", "1\x00", 1)
+    for file in data["files"].values():
+        file["articles"] = [fields[:5] for fields in file["articles"]]
+    records_file.write_text(json.dumps(data), encoding="utf-8")
+    age(corpus)
+
+    again = byline.reindex()
+
+    assert again.files_read == len(news_files()), "every file is read again"
+    assert again.report.unchanged == len(news_files()) and again.report.changed == []
+    assert byline.reindex().files_read == 0
+    recorded = json.loads(records_file.read_text(encoding="utf-8"))["files"].values()
+    assert {fields[5] for file in recorded for fields in file["articles"]} == set(titles(byline).values())
