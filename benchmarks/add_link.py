@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+from checkouts import run_in_checkout
+
 WORDS = (
     "council harbour budget minister election court ruling company shares market inflation rates bank "
     "storm flood river bridge school teachers hospital nurses strike union talks agreement police report "
@@ -120,8 +118,9 @@ def rss_mb() -> float:
     return 0.0
 
 
-def add_links(work: Path, adds: int) -> dict:
+def add_links(work_folder: str, adds: int) -> dict:
     """Run in the measured process (this checkout's code first on sys.path)."""
+    work = Path(work_folder)
     from bot.ingest import IngestService
     from bot.service import Byline
     from bot.settings import AnswerSettings, FeedsSettings, FetchSettings, IndexSettings, load_section
@@ -161,30 +160,8 @@ def add_links(work: Path, adds: int) -> dict:
     }
 
 
-PREPARE = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from bot.service import Byline
-from bot.settings import AnswerSettings, IndexSettings, load_section
-Byline(load_section(IndexSettings), AnswerSettings(), with_library=False).encoder.encode(["warm up"])
-"""
-
-
 def measure(code: Path, work: Path, adds: int) -> dict:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    # A process of its own first, so that a model not yet converted for this checkout is converted (and
-    # cached) there rather than in the measured process.
-    subprocess.run([sys.executable, "-c", PREPARE, str(code)], env=env, capture_output=True, check=True)
-    script = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]);"
-        "from add_link import add_links;"
-        "print('RESULT ' + json.dumps(add_links(__import__('pathlib').Path(sys.argv[3]), int(sys.argv[4]))))"
-    )
-    command = [sys.executable, "-c", script, str(code), str(HERE), str(work), str(adds)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{code}: the measured process failed:\n{done.stderr[-4000:]}")
-    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    return run_in_checkout(code, "add_link", "add_links", str(work), adds)
 
 
 def main() -> None:

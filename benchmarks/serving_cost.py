@@ -19,11 +19,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from checkouts import run_in_checkout
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,8 +69,9 @@ def _group(path: str) -> str:
     return path
 
 
-def serve(work: Path, questions: int, adds: int) -> dict:
+def serve(work_folder: str, questions: int, adds: int) -> dict:
     """Run in the measured process (this checkout's code first on sys.path)."""
+    work = Path(work_folder)
     from bot.service import Byline
     from bot.settings import AnswerSettings, IndexSettings, load_section
 
@@ -111,28 +113,8 @@ def serve(work: Path, questions: int, adds: int) -> dict:
     }
 
 
-PREPARE = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from bot.service import Byline
-from bot.settings import AnswerSettings, IndexSettings, load_section
-Byline(load_section(IndexSettings), AnswerSettings(), with_library=False).encoder.encode(["warm up"])
-"""
-
-
 def measure(code: Path, work: Path, questions: int, adds: int) -> dict:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    # A process of its own first, so that a model not yet converted for this checkout is converted (and
-    # cached) there rather than in the measured process.
-    subprocess.run([sys.executable, "-c", PREPARE, str(code)], env=env, capture_output=True, check=True)
-    script = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]);"
-        "from serving_cost import serve;"
-        "print('RESULT ' + json.dumps(serve(__import__('pathlib').Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))"
-    )
-    command = [sys.executable, "-c", script, str(code), str(HERE), str(work), str(questions), str(adds)]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
+    return run_in_checkout(code, "serving_cost", "serve", str(work), questions, adds)
 
 
 def main() -> None:
