@@ -96,7 +96,7 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
     segments: int = 0  # segments the served generation has
-    embedding_seconds: float = 0.0  # time spent in the model
+    embedding_seconds: float = 0.0  # time spent in the model (tokenizing, forward passes, pooling; not caching)
 
 
 ProgressCallback = Callable[[BuildProgress], None]
@@ -480,14 +480,19 @@ class _Embedder:
                 self.done[key] = _Embedded(vectors[key], spans, cached[1])
             else:
                 missing.append(key)
-        started = time.monotonic()
-        for start in range(0, len(missing), EMBED_BATCH):
+        in_model = sum(
             self._embed([by_key[key] for key in missing[start : start + EMBED_BATCH]], vectors)
-        self.tracker.embedded_chunks(len(chunks), len(pending), len(missing), time.monotonic() - started)
+            for start in range(0, len(missing), EMBED_BATCH)
+        )
+        self.tracker.embedded_chunks(len(chunks), len(pending), len(missing), in_model)
 
-    def _embed(self, chunks: list[Chunk], cached_vectors: dict[str, np.ndarray]) -> None:
+    def _embed(self, chunks: list[Chunk], cached_vectors: dict[str, np.ndarray]) -> float:
+        """Embed `chunks` and cache them; returns the seconds spent in the model (tokenizing, the forward
+        passes and pooling), not in caching."""
         spans = [_spans_of(chunk) for chunk in chunks]
+        started = time.monotonic()
         found = self.encoder.encode_with_spans([c.text for c in chunks], [s.tolist() for s in spans])
+        in_model = time.monotonic() - started
         keys = [self.key(chunk) for chunk in chunks]
         # A chunk whose vector was cached keeps it (rankings do not move); its sentences are new.
         vectors = np.vstack([cached_vectors.get(key, found.passages[i]) for i, key in enumerate(keys)])
@@ -497,6 +502,7 @@ class _Embedder:
         for i, key in enumerate(keys):
             self.done[key] = _Embedded(vectors[i], spans[i], sentence_vectors[i])
         self.embedded += len(chunks)
+        return in_model
 
 
 def _spans_of(chunk: Chunk) -> np.ndarray:

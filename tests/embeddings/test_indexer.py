@@ -39,9 +39,11 @@ def test_incremental_reindex_embeds_only_what_changed(encoder: Encoder, news_cor
     index = tmp_path / "index"
     first = build(encoder, news_corpus, index)
     assert len(first.added) == 4 and first.chunks_embedded == first.chunks > 4
+    assert 0 < first.embedding_seconds < first.seconds
 
     second = build(encoder, news_corpus, index)
     assert second.chunks_embedded == 0 and second.unchanged == 4 and second.generation == first.generation
+    assert second.embedding_seconds == 0
 
     (news_corpus / "chip-earnings.md").write_text(
         front_matter_article(
