@@ -68,6 +68,11 @@ ROWS: dict[str, Lever | None] = {
     "all on": None,
     "no decomposition (no per-part search, no per-part sentences)": _retrieval(decompose=False),
     "no score fusion of question and parts": _retrieval(fuse=False),
+    "passages chosen with the lead (not by the parts' turns alone)": _retrieval(choose_without_lead=False),
+    "a clause naming only its source searched as a part of its own": _retrieval(source_clauses=False),
+    "lead 2, chosen with it, source clauses apart (the merge as it was)": _retrieval(
+        lead=2, choose_without_lead=False, source_clauses=False
+    ),
     "parts embedded apart (not pooled in the question's pass)": _retrieval(part_spans=False),
     "passages in retrieval order (not the quoted ones first)": _composer(cited_first=False),
     "no per-part sentence choice": _composer(per_part=False),

@@ -5,7 +5,9 @@ while The Verge reports B?", "Which company, according to Fortune, did A, and, a
 "After the report on October 7 about A, did the report on October 30 about B ...?". The question is cut
 into clauses at commas, semicolons and the words that join claims ("while", "whereas", "compared to",
 "and the ..."); a clause too short to be a claim (an attribution such as "according to Fortune") lends
-its outlets and days to the claim it belongs to. Each part can then be searched on its own, so every
+its outlets and days to the claim it belongs to, and so does a clause that only names its source ("Between
+the TechCrunch article published on October 31, 2023, regarding ..."): outlets, dates and words such as
+"article" or "published" do not make a claim. Each part can then be searched on its own, so every
 claim's best evidence comes near the top, and an answer can say which part no source covers.
 """
 
@@ -34,10 +36,17 @@ _ATTRIBUTION = re.compile(
 _LEADING = re.compile(r"^(?:(?:and|but|or|while|whereas)\s+)+", re.I)
 _WORD = re.compile(r"[^\W_][\w'’-]*")
 _CLAUSE_WORDS = 4  # fewer content words than this: not a claim of its own
+_SOURCE_CLAUSE_WORDS = 3  # a clause naming a source and fewer other words than this: where, not what
 _QUESTION_WORDS = frozenset(
     """a an and are as at be been by did do does for from has have how in is it its of on or that the their
     this to was were what which who whom whose with both also article articles report reports reported
     according suggest suggests indicate indicates mention mentions""".split()
+)
+
+# Words that say where or when something was reported, not what.
+_SOURCE_WORDS = frozenset(
+    """article articles report reports reporting published publication story stories piece coverage between
+    after before following prior earlier later since until during""".split()
 )
 
 
@@ -62,10 +71,11 @@ class QuestionPart:
         )
 
 
-def question_parts(question: str, analyzer: QueryAnalyzer) -> list[QuestionPart]:
-    """The claims of `question`, in order; one part (the whole question) when it joins none."""
+def question_parts(question: str, analyzer: QueryAnalyzer, source_clauses: bool = True) -> list[QuestionPart]:
+    """The claims of `question`, in order; one part (the whole question) when it joins none. With
+    `source_clauses`, a clause that only names where something was reported is no claim of its own."""
     clauses = _clauses(question)
-    merged = _merge_short(question, clauses)
+    merged = _merge_short(question, clauses, analyzer if source_clauses else None)
     return [_part(question, start, end, analyzer) for start, end in merged]
 
 
@@ -91,8 +101,21 @@ def _content_words(text: str) -> int:
     return sum(1 for w in _WORD.findall(text) if w.lower() not in _QUESTION_WORDS)
 
 
-def _merge_short(question: str, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Short clauses join a neighbour: an attribution the claim before it, anything else the claim after it."""
+def _only_source(text: str, analyzer: QueryAnalyzer) -> bool:
+    """Whether `text` names where or when something was reported (an outlet, a date) and hardly anything else."""
+    names = [(m.start, m.end) for m in analyzer.outlet_mentions(text)] + [m.span() for m in WHEN.finditer(text)]
+    if not names:
+        return False
+    for start, end in sorted(names, reverse=True):
+        text = f"{text[:start]} {text[end:]}"
+    return sum(w.lower() not in _QUESTION_WORDS | _SOURCE_WORDS for w in _WORD.findall(text)) < _SOURCE_CLAUSE_WORDS
+
+
+def _merge_short(
+    question: str, clauses: list[tuple[int, int]], analyzer: QueryAnalyzer | None = None
+) -> list[tuple[int, int]]:
+    """Short clauses join a neighbour: an attribution the claim before it, anything else the claim after it
+    (given `analyzer`, so does a clause that names only a source, however long)."""
     merged: list[tuple[int, int]] = []
     pending: tuple[int, int] | None = None
     for start, end in clauses:
@@ -100,7 +123,7 @@ def _merge_short(question: str, clauses: list[tuple[int, int]]) -> list[tuple[in
         if pending is not None:
             start = pending[0]
             pending = None
-        if _content_words(text) >= _CLAUSE_WORDS:
+        if _content_words(text) >= _CLAUSE_WORDS and not (analyzer and _only_source(text, analyzer)):
             merged.append((start, end))
         elif merged and _ATTRIBUTION.match(text.strip()):
             merged[-1] = (merged[-1][0], end)

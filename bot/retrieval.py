@@ -29,8 +29,12 @@ class RetrievalConfig:
     tokens (no second model pass: about a third of a question's time), else embed the parts apart;
     `fuse`: rank the passages of all the searches by the whole question's score plus the best score a part
     gives them (else the whole question's ranking); `depth`: how many times k passages each search reads
-    for that; `lead`: passages of that ranking placed before the parts take turns; `authors`: search the
-    articles of the authors a question names too, their best passage first."""
+    for that; `lead`: passages of that ranking placed before the parts take turns; `choose_without_lead`:
+    which k passages are returned is decided by the turns taken without the lead (one more slot for the
+    parts' own best passages), only their order by the turns after it; `authors`: search the articles of
+    the authors a question names too, their best passage first; `source_clauses`: a clause that only names
+    a source ("the TechCrunch article published on October 31, 2023") joins the claim after it instead of
+    being searched as a part of its own."""
 
     decompose: bool = True
     max_parts: int = 4
@@ -38,8 +42,10 @@ class RetrievalConfig:
     part_spans: bool = True
     fuse: bool = True
     depth: int = 3
-    lead: int = 2
+    lead: int = 1
+    choose_without_lead: bool = True
     authors: bool = True
+    source_clauses: bool = True
 
 
 def searched_parts(parts: Sequence[QuestionPart], config: RetrievalConfig) -> list[QuestionPart]:
@@ -73,7 +79,7 @@ def retrieve(
     whole, ranked = searched[0], searched[1 : 1 + len(parts)]
     if ranked and config.fuse:
         whole = fuse_scores(whole, ranked)
-    found = merge_turns(whole, [r[:k] for r in ranked], k, config.lead if config.fuse else 1) if ranked else whole[:k]
+    found = merged(whole, [r[:k] for r in ranked], k, config) if ranked else whole[:k]
     by_author = searched[-1] if by_authors else []
     if by_author:
         return merge_turns(by_author, [found], k, 1)
@@ -93,6 +99,24 @@ def fuse_scores(whole: list[SearchResult], ranked: list[list[SearchResult]]) -> 
         return scores[0].get(row, floors[0]) + best_part
 
     return sorted(passages.values(), key=lambda r: -fused(r.row))
+
+
+def merged(
+    whole: list[SearchResult], ranked: list[list[SearchResult]], k: int, config: RetrievalConfig
+) -> list[SearchResult]:
+    """The k passages of the whole question's ranking and the parts' (`merge_turns`). With
+    `choose_without_lead`, the parts take turns from the start to choose them (the evidence of a
+    multi-source question comes from each part's own best passages), and the lead only orders them: the
+    whole question's best passage among them first, then as the turns would take them after it."""
+    lead = config.lead if config.fuse else 1
+    if not config.choose_without_lead or not lead:
+        return merge_turns(whole, ranked, k, lead)
+    chosen = {r.row for r in merge_turns(whole, ranked, k, 0)}
+    return merge_turns(_among(whole, chosen), [_among(r, chosen) for r in ranked], k, lead)
+
+
+def _among(results: list[SearchResult], rows: set[int]) -> list[SearchResult]:
+    return [r for r in results if r.row in rows]
 
 
 def find_names(

@@ -293,7 +293,8 @@ class Byline:
         if tenant is not None:
             visible = set(self._visible_outlets(searcher, tenant))
             hints = dataclasses.replace(hints, outlets=[o for o in hints.outlets if o in visible])
-        parts = searched_parts(question_parts(searched, searcher.analyzer), self.retrieval)
+        asked_parts = question_parts(searched, searcher.analyzer, self.retrieval.source_clauses)
+        parts = searched_parts(asked_parts, self.retrieval)
         # An author's name says whose articles to read, not what they say: it is left out of the meaning.
         meaning = _without(query, searcher.analyzer.author_mentions(query))
         query_vector, part_vectors = self._question_vectors(meaning, searched, parts)

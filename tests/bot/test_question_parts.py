@@ -143,3 +143,39 @@ def test_an_author_named_in_the_question_leads_with_their_articles(bylined: Byli
     other = bylined.ask("What did Tom Hale write about Iraq?")
     assert other.passages[0].article_id == "border-pact"
     assert {c.article_id for c in other.citations} == {"border-pact"}
+
+
+SOURCED = (
+    "Between the Tech Wire article published on October 17, 2023, regarding new rules restricting AI chip exports "
+    "to China, and the Market Daily article published on November 21, 2023, about Nvidia's quarterly revenue, did "
+    "the reporting change?"
+)
+
+
+def test_a_clause_naming_only_its_source_joins_the_claim_after_it(news_byline: Byline) -> None:
+    analyzer = news_byline.searcher().analyzer
+    parts = question_parts(SOURCED, analyzer)
+    assert [(p.outlets, p.days) for p in parts] == [
+        (["Tech Wire"], [date(2023, 10, 17)]),
+        (["Market Daily"], [date(2023, 11, 21)]),
+    ]
+    assert parts[0].text.endswith("regarding new rules restricting AI chip exports to China")
+    assert "about Nvidia's quarterly revenue" in parts[1].text
+    # Counting the outlet, the date and "article published" as a claim's words, each source was a part of
+    # its own and each claim a part without a source.
+    apart = question_parts(SOURCED, analyzer, source_clauses=False)
+    assert [p.text for p in apart][:2] == [
+        "Between the Tech Wire article published on October 17, 2023",
+        "regarding new rules restricting AI chip exports to China",
+    ]
+    assert [(p.outlets, p.days) for p in apart][1] == ([], [])
+
+
+def test_each_sourced_claim_is_answered_first_from_its_own_source(news_byline: Byline) -> None:
+    answer = news_byline.ask(SOURCED)
+    assert not answer.refused and answer.not_covered == []
+    first, second = answer.sentences[:2]
+    # One sentence per claim, in the claims' order (a part that only named "the Tech Wire article published
+    # on October 17, 2023" was answered with whichever sentence of that article came closest).
+    assert first.article_id == "chip-exports" and "restricting exports of advanced AI chips to China" in first.text
+    assert second.article_id == "chip-earnings" and "triple the figure a year earlier" in second.text
