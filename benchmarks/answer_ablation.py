@@ -74,6 +74,7 @@ ROWS: dict[str, Lever | None] = {
         lead=2, choose_without_lead=False, source_clauses=False
     ),
     "parts embedded apart (not pooled in the question's pass)": _retrieval(part_spans=False),
+    "sentences chosen by their pooled vectors (no neighbour contrast)": _composer(neighbour_contrast=0.0),
     "passages in retrieval order (not the quoted ones first)": _composer(cited_first=False),
     "no per-part sentence choice": _composer(per_part=False),
     "sentences from any source (not the outlets and authors named)": _composer(named_sources=False),

@@ -14,7 +14,7 @@ from bot.coverage import Coverage
 from corpus.models import Article
 from embeddings.encoder import Encoder
 from embeddings.search import SearchResult
-from embeddings.sentences import EncodedSentences, SentenceSource
+from embeddings.sentences import ChunkSentences, EncodedSentences, SentenceSource
 
 NO_COVERAGE = "I couldn't find coverage of that in the indexed articles."
 EXCERPT_JOINER = " … "
@@ -35,6 +35,8 @@ class ComposerConfig:
     part_min_relevance: float = 0.3
     cited_first: bool = True  # the passages the answer quotes lead the passages returned
     named_sources: bool = True  # quote the outlets and authors a question (or part) names, when retrieved
+    # Choose by a sentence's own meaning: a vector pooled in its passage less this share of its neighbours'.
+    neighbour_contrast: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ class _Candidate:
     text: str
     passage_rank: int
     result: SearchResult
-    vector: np.ndarray
+    vector: np.ndarray  # as the source gives it: whether to answer, and repeats, are judged on it
+    own: np.ndarray  # its own meaning, for choosing among sentences (`own_vectors`)
 
 
 def article_ref(article: Article) -> dict:
@@ -171,14 +174,17 @@ class AnswerComposer:
         candidates: list[_Candidate] = []
         for rank, (result, found) in enumerate(zip(results, source.sentences(results))):
             chunk = result.chunk
-            for (start, end), vector in zip(found.spans, found.vectors):
+            own = own_vectors(found, self.config.neighbour_contrast)
+            for (start, end), vector, mine in zip(found.spans, found.vectors, own):
                 key = (chunk.article_id, chunk.start + start)
                 text = chunk.text[start:end]
                 if key in seen or len(text.split()) < 4:
                     continue
                 seen.add(key)
                 candidates.append(
-                    _Candidate(chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result, vector)
+                    _Candidate(
+                        chunk.article_id, chunk.start + start, chunk.start + end, text, rank, result, vector, mine
+                    )
                 )
         return candidates
 
@@ -200,10 +206,11 @@ class AnswerComposer:
         if not several or not whole:
             return whole, []
         vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
+        owns = np.vstack([c.own for c in candidates]).astype(np.float32)
         chosen: list[int] = []
         uncovered: list[AskedPart] = []
         for part in parts[: self.config.sentences]:
-            scores, similarity = self._part_scores(part, vectors, candidates, overlap)
+            scores, similarity = self._part_scores(part, owns, candidates, overlap)
             scores = np.where(self._named(candidates, part.sources), scores, -np.inf)
             best = self._best(scores, similarity, vectors, chosen)
             if best is None:
@@ -274,19 +281,20 @@ class AnswerComposer:
             return []
         config = self.config
         sentences = np.vstack([c.vector for c in candidates]).astype(np.float32)
-        similarity = sentences @ query_vector
+        if float((sentences @ query_vector).max()) < config.min_relevance:
+            return []
+        owns = np.vstack([c.own for c in candidates]).astype(np.float32)
+        similarity = owns @ query_vector
         words = words or _WordOverlap(self._stemmer, [question], [c.text for c in candidates])
         overlap = words.of(question)
         fit = similarity + config.lexical_weight * overlap
-        if float(similarity.max()) < config.min_relevance:
-            return []
         allowed = self._named(candidates, sources)
         anchor = int(np.argmax(np.where(allowed, fit, -np.inf)))
         ranks = np.array([c.passage_rank for c in candidates])
         scores = (
             similarity
             + config.lexical_weight * overlap
-            + (config.anchor_weight if anchored else 0.0) * (sentences @ sentences[anchor])
+            + (config.anchor_weight if anchored else 0.0) * (owns @ owns[anchor])
             - config.rank_decay * ranks
         )
         chosen: list[int] = []
@@ -329,6 +337,20 @@ class _WordOverlap:
         weight = {word: np.log(1 + len(bags) / (1 + sum(word in bag for bag in bags))) for word in asked}
         total = sum(weight.values())
         return np.array([sum(weight[w] for w in asked & bag) / total for bag in bags])
+
+
+def own_vectors(found: ChunkSentences, contrast: float) -> np.ndarray:
+    """Each sentence's vector less `contrast` times the mean of its neighbours' (the sentence before and
+    after it in the chunk; one at either end), as unit vectors, when the vectors were pooled in the chunk's
+    own pass: pooling gives a sentence some of its neighbours' meaning, so a sentence among others close to
+    the question looks closer than it is, and the one that answers it, among sentences about other things,
+    less close. Vectors embedded sentence by sentence are their own already."""
+    vectors = np.asarray(found.vectors, dtype=np.float32)
+    if not found.in_context or not contrast or len(vectors) < 2:
+        return vectors
+    padded = np.vstack([vectors[1:2], vectors, vectors[-2:-1]])
+    own = vectors - contrast * (padded[:-2] + padded[2:]) / 2
+    return own / np.maximum(np.linalg.norm(own, axis=1, keepdims=True), 1e-12)
 
 
 def _cite(chosen: list[_Candidate]) -> tuple[str, list[AnswerSentence], list[Citation]]:

@@ -23,10 +23,12 @@ from embeddings.store import IndexSnapshot
 @dataclass(frozen=True)
 class ChunkSentences:
     """The sentences of one retrieved chunk: (start, end) offsets into `chunk.text`, and one unit
-    vector per sentence, in the same order (shape (len(spans), dimension), float32)."""
+    vector per sentence, in the same order (shape (len(spans), dimension), float32); `in_context`: the
+    vectors were pooled from the chunk's own forward pass, so each carries some of its neighbours' meaning."""
 
     spans: list[tuple[int, int]]
     vectors: np.ndarray
+    in_context: bool = False
 
 
 class SentenceSource(Protocol):
@@ -64,5 +66,5 @@ class StoredSentences:
         for result in results:
             segment, local = self.snapshot.locate(result.row)
             spans, vectors = segment.sentences(local)
-            out.append(ChunkSentences([(int(a), int(b)) for a, b in spans], vectors))
+            out.append(ChunkSentences([(int(a), int(b)) for a, b in spans], vectors, in_context=True))
         return out
