@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_common import EVAL  # noqa: E402
+from checkouts import ONE_MORE_FILE, write_one_more_article  # noqa: E402
 
 from bot.service import Byline  # noqa: E402
 from bot.settings import AnswerSettings, IndexSettings, load_section  # noqa: E402
@@ -135,15 +136,7 @@ def main() -> None:
     )
     print(f"serving process resident memory: {rss_mb():.0f} MB (model loaded: {before:.0f} MB before the index)")
 
-    extra = corpus / "zz-one-more.jsonl"
-    record = {
-        "id": f"one-more-{time.time_ns()}",
-        "title": "Harbour council approves new sea wall",
-        "source": "Benchmark Gazette",
-        "published_at": "2023-12-20T10:00:00+00:00",
-        "body": "The harbour council approved a new sea wall on Tuesday. Work starts in March.",
-    }
-    extra.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    write_one_more_article(corpus)
     started = time.perf_counter()
     added = byline.reindex()
     add_seconds = time.perf_counter() - started
@@ -155,7 +148,7 @@ def main() -> None:
     same = byline.reindex()
     noop = time.perf_counter() - started
     print(f"reindex with nothing changed: {noop:.2f} s ({same.report.unchanged:,} unchanged)")
-    extra.unlink()
+    (corpus / ONE_MORE_FILE).unlink()
     byline.reindex()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

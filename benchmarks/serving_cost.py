@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from checkouts import run_in_checkout
+from checkouts import ONE_MORE_FILE, run_in_checkout, write_one_more_article
 
 HERE = Path(__file__).resolve().parent
 
@@ -86,21 +86,13 @@ def serve(work_folder: str, questions: int, adds: int) -> dict:
         byline.ask(question)
     memory = resident()
     add_seconds = []
-    extra = work / "corpus" / "zz-one-more.jsonl"
     for _ in range(adds):
-        record = {
-            "id": f"one-more-{time.time_ns()}",
-            "title": "Harbour council approves new sea wall",
-            "source": "Benchmark Gazette",
-            "published_at": "2023-12-20T10:00:00+00:00",
-            "body": "The harbour council approved a new sea wall on Tuesday. Work starts in March.",
-        }
-        extra.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        added = write_one_more_article(work / "corpus")
         started = time.perf_counter()
         outcome = byline.reindex()
         add_seconds.append(time.perf_counter() - started)
-        assert outcome.report.added == [record["id"]], outcome.report
-        extra.unlink()
+        assert outcome.report.added == [added], outcome.report
+        (work / "corpus" / ONE_MORE_FILE).unlink()
         byline.reindex()
     loaded = sorted(name for name in ("torch", "transformers", "sentence_transformers") if name in sys.modules)
     return {
