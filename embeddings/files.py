@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -81,12 +82,16 @@ class NpyRows:
         self.dtype = dtype
         self._row_bytes = self.shape[1] * dtype.itemsize
         self._fd = os.open(path, os.O_RDONLY)
+        # A snapshot that is swapped out is dropped, not closed: its descriptor goes when it is collected.
+        self._closed = weakref.finalize(self, os.close, self._fd)
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def rows(self, first: int, last: int) -> np.ndarray:
-        """Rows first..last-1 (OSError when the file is shorter than its header says)."""
+        """Rows first..last-1 (OSError when the file is shorter than its header says, or closed)."""
+        if not self._closed.alive:
+            raise OSError(f"rows {first}:{last} asked for after the file was closed")
         size = (last - first) * self._row_bytes
         data = os.pread(self._fd, size, self.offset + first * self._row_bytes) if size else b""
         if len(data) != size:
@@ -94,9 +99,7 @@ class NpyRows:
         return np.frombuffer(data, self.dtype).reshape(last - first, self.shape[1])
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._closed()
 
 
 def load_json(path: Path) -> Any:

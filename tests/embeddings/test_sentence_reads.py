@@ -3,6 +3,8 @@ the serving process (a memory map of a page-cache-hot file grew its resident mem
 
 from __future__ import annotations
 
+import gc
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from embeddings.encoder import Encoder
 from embeddings.files import NpyRows, write_npy
 from embeddings.store import open_index
+from tests.conftest import front_matter_article, make_byline, write_corpus
 from tests.embeddings.test_indexer import SETTINGS, build
 
 
@@ -39,6 +42,8 @@ def test_a_file_cut_short_or_not_a_matrix_is_refused_clearly(tmp_path: Path) -> 
     with pytest.raises(OSError, match="ends before row 10 of 10"):
         rows.rows(8, 10)
     rows.close()
+    with pytest.raises(OSError, match="after the file was closed"):
+        rows.rows(0, 2)
     write_npy(tmp_path / "flat.npy", np.ones(10, dtype=np.float16))
     with pytest.raises(ValueError, match="flat.npy cannot be read"):
         NpyRows(tmp_path / "flat.npy")
@@ -74,3 +79,35 @@ def test_reading_every_chunks_sentences_maps_none_of_the_file(
             assert len(spans) == len(vectors) == last - first > 0
             np.testing.assert_array_equal(vectors, whole[first:last].astype(np.float32))
         assert _resident_kb(sentences.resolve()) == 0
+
+
+def _open_sentence_files(under: Path) -> list[str]:
+    """The sentences.npy files under `under` this process holds a descriptor of."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed since listed
+        if target.endswith("/sentences.npy") and target.startswith(str(under.resolve())):
+            found.append(target)
+    return found
+
+
+def test_indexes_swapped_out_by_reindexes_let_go_of_their_files(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
+    byline = make_byline(encoder, news_corpus, tmp_path / "index")
+    byline.reindex()
+    for n in range(6):
+        byline.ask("What did Baqeri propose?")  # reads sentence vectors of the served index
+        story = front_matter_article(f"Harbour story {n}", "Harbour News", "2023-12-01", [f"Ferry {n} docked."])
+        write_corpus(news_corpus, {f"harbour-{n}.md": story})
+        byline.reindex()  # a new generation is served; the old one is dropped
+    byline.ask("What did Baqeri propose?")
+    gc.collect()
+    served = {str(segment.folder / "sentences.npy") for segment in byline.searcher().snapshot.segments}
+    held = _open_sentence_files(tmp_path)
+    assert held and set(held) <= served, "only the served generation's files are held open"
+    byline.close()
+    assert _open_sentence_files(tmp_path) == []
