@@ -19,11 +19,9 @@ from bot.service import Byline, ReindexOutcome
 from bot.settings import FeedsSettings, FetchSettings
 from corpus.errors import BylineError
 from corpus.fetch import Fetcher, Resolver, system_resolver
-from corpus.gather import load_corpus_articles
 from corpus.ingest import FeedCheck, FetchProgressCallback, Ingestor, IngestPolicy, LinkOutcome, check_upload
 from corpus.library import FeedRecord, Library, StoredArticle
 from corpus.models import Article
-from corpus.readers.recorded import KnownArticle
 from embeddings.indexer import IndexBusyError, ProgressCallback
 
 INDEX_WAIT_SECONDS = 600.0
@@ -120,7 +118,7 @@ class IngestService:
                 feed_workers=self.feeds_settings.workers,
                 max_upload_bytes=self.fetch_settings.max_bytes,
             ),
-            self._corpus_articles,
+            byline.corpus_articles,
             byline.corpus_stories,
         )
         self._index_lock = threading.Lock()
@@ -234,11 +232,6 @@ class IngestService:
         )
 
     # --- internals
-
-    def _corpus_articles(self) -> list[Article | KnownArticle]:
-        """The corpus folder's articles, reading only the files changed since they were recorded."""
-        options = self.byline.index_settings.corpus_options
-        return load_corpus_articles(self.byline.corpus_path, options, self.byline.corpus_records())
 
     def _index_if(self, changed: bool, result: Indexed, progress: ProgressCallback | None) -> None:
         if not changed:

@@ -112,3 +112,28 @@ def test_an_add_reads_no_corpus_file_unchanged_since_it_was_recorded(
         "the corpus article came from its file's record: the file was not read again"
     )
     assert site.hits("/science/hydrogel-a") == 0
+
+
+def test_a_started_service_has_compared_the_corpus_folder_before_the_first_add(
+    site: NewsSite, desk: IngestService, encoder: Encoder, tmp_path: Path
+) -> None:
+    corpus_file(desk, "hydrogel.md", HYDROGEL, site.url("/science/hydrogel-a"))
+    desk.byline.reindex()
+    [corpus_article] = desk.byline.sources()
+    restarted = make_service(encoder, tmp_path)
+    try:
+        assert len(restarted.byline.corpus_stories) == 0
+        restarted.byline.warm_up()  # what the bot runs before it reports ready
+        story = restarted.byline.corpus_stories.story(corpus_article.id)
+        assert story is not None and story.title == ARTICLES[HYDROGEL]["title"]
+    finally:
+        restarted.close()
+
+    desk.byline.corpus_path.rename(tmp_path / "moved-away")
+    without_folder = make_service(encoder, tmp_path, corpus=tmp_path / "corpus")
+    try:
+        without_folder.byline.warm_up()  # the index still serves; a missing corpus folder holds no articles
+        assert len(without_folder.byline.corpus_stories) == 0
+        assert without_folder.byline.ask("What is the hydrogel made of?").citations
+    finally:
+        without_folder.close()
