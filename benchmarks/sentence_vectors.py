@@ -144,7 +144,9 @@ def main() -> None:
             tally.top_agree[name] += best["alone"] == best[name]
             tally.top_gold[name] += holds_gold(texts[best[name]], gold)
             lookup = LookupEncoder(encoder, dict(zip(texts, matrix)))
-            picked = AnswerComposer(cast(Encoder, lookup), composer.config)._choose(question, query, candidates)
+            picked = AnswerComposer(cast(Encoder, lookup), composer.config)._choose(
+                question, query, candidates, composer.config.sentences
+            )
             chosen[name] = [(c.article_id, c.start) for c in picked]
             tally.refused[name] += not picked
             tally.answer_gold[name] += any(holds_gold(c.text, gold) for c in picked)

@@ -23,6 +23,9 @@ EXCERPT_JOINER = " … "
 @dataclass(frozen=True)
 class ComposerConfig:
     sentences: int = 4
+    # A question of more parts than this gets one more sentence for each: every part its own sentence,
+    # and room left for the sentences that answer the whole question.
+    parts_in_budget: int = 2
     min_relevance: float = 0.388  # for sentence vectors pooled in the passage pass (0.40 for ones embedded alone)
     support_relevance: float = 0.30
     passages_read: int = 7
@@ -199,17 +202,18 @@ class AnswerComposer:
         """The best sentence for each part (in the parts' order), then the best for the whole question; the
         parts no sentence answers well enough."""
         several = len(parts) > 1 and self.config.per_part
-        asked = [part.text for part in parts[: self.config.sentences]] if several else []
+        budget = self._budget(len(parts) if several else 1)
+        asked = [part.text for part in parts] if several else []
         overlap = _WordOverlap(self._stemmer, [question, *asked], [c.text for c in candidates])
         # One claim: an answer gathered round its best sentence; several: each part's sentence instead.
-        whole = self._choose(question, query_vector, candidates, overlap, anchored=not several, sources=sources)
+        whole = self._choose(question, query_vector, candidates, budget, overlap, anchored=not several, sources=sources)
         if not several or not whole:
             return whole, []
         vectors = np.vstack([c.vector for c in candidates]).astype(np.float32)
         owns = np.vstack([c.own for c in candidates]).astype(np.float32)
         chosen: list[int] = []
         uncovered: list[AskedPart] = []
-        for part in parts[: self.config.sentences]:
+        for part in parts:
             scores, similarity = self._part_scores(part, owns, candidates, overlap)
             scores = np.where(self._named(candidates, part.sources), scores, -np.inf)
             best = self._best(scores, similarity, vectors, chosen)
@@ -220,11 +224,16 @@ class AnswerComposer:
         index = {id(c): i for i, c in enumerate(candidates)}
         for candidate in whole:
             i = index[id(candidate)]
-            if len(chosen) >= self.config.sentences:
+            if len(chosen) >= budget:
                 break
             if i not in chosen and not self._repeats(vectors, i, chosen):
                 chosen.append(i)
         return [candidates[i] for i in chosen], uncovered
+
+    def _budget(self, parts: int) -> int:
+        """How many sentences an answer to a question of this many parts may quote: every part its own."""
+        extra = max(0, parts - self.config.parts_in_budget) if parts > 1 else 0
+        return max(self.config.sentences + extra, parts)
 
     def _best(self, scores: np.ndarray, similarity: np.ndarray, vectors: np.ndarray, chosen: list[int]) -> int | None:
         """The best-scored candidate not chosen yet, repeating none chosen, if it answers the part well enough."""
@@ -268,6 +277,7 @@ class AnswerComposer:
         question: str,
         query_vector: np.ndarray,
         candidates: list[_Candidate],
+        count: int,
         words: _WordOverlap | None = None,
         anchored: bool = True,
         sources: NamedSources = NamedSources(),
@@ -311,7 +321,7 @@ class AnswerComposer:
                 continue
             per_article[candidate.article_id] = per_article.get(candidate.article_id, 0) + 1
             chosen.append(int(index))
-            if len(chosen) == config.sentences:
+            if len(chosen) == count:
                 break
         return [candidates[i] for i in chosen]
 

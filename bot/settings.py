@@ -136,7 +136,12 @@ class AnswerSettings(BaseSettings):
     model_config = _section("BYLINE_ANSWER_")
 
     top_k: int = Field(10, ge=1, le=50, description="Passages retrieved per question.")
-    sentences: int = Field(5, ge=1, le=8, description="Most sentences in a short answer.")
+    sentences: int = Field(
+        5,
+        ge=1,
+        le=8,
+        description="Most sentences in an answer to one claim; each part of a question beyond its second adds one.",
+    )
     min_relevance: float = Field(
         0.388, ge=-1.0, le=1.0, description="Below this question–sentence similarity Byline says it found no coverage."
     )

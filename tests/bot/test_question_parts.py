@@ -5,6 +5,7 @@ articles come first."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -179,3 +180,17 @@ def test_each_sourced_claim_is_answered_first_from_its_own_source(news_byline: B
     # on October 17, 2023" was answered with whichever sentence of that article came closest).
     assert first.article_id == "chip-exports" and "restricting exports of advanced AI chips to China" in first.text
     assert second.article_id == "chip-earnings" and "triple the figure a year earlier" in second.text
+
+
+def test_each_part_beyond_the_second_adds_a_sentence_so_every_claim_is_quoted(news_byline: Byline) -> None:
+    shipped = news_byline.composer.config
+    news_byline.composer.config = dataclasses.replace(shipped, sentences=2)
+    try:
+        three_parts = news_byline.ask(COMPARISON)
+        one_claim = news_byline.ask("Who won the Rugby World Cup final?")
+    finally:
+        news_byline.composer.config = shipped
+    assert len(three_parts.sentences) == 3
+    assert {c.article_id for c in three_parts.citations} == {"chip-exports", "chip-earnings", "rugby-final"}
+    assert three_parts.not_covered == []
+    assert not one_claim.refused and len(one_claim.sentences) <= 2
