@@ -4,16 +4,22 @@ Library articles were checked for duplicates when they were added; a corpus file
 still tell the same story, so a library article at a corpus article's address, or with near-duplicate
 text, is folded into that corpus article here (its outlet joins the corpus article's also_in) instead
 of being indexed twice. The result depends only on what is stored, so a rebuild gives the same index.
+
+Library articles come as KnownArticle made from their records (no article's JSON is parsed; one is read
+whole from the library only when the index must chunk it, or when it has also_in entries), and with
+`folds` kept between calls only the library articles new or changed since are compared with the corpus.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from corpus.corpus_stories import CorpusStories
-from corpus.library import Library, StoredArticle
+from corpus.library import ArticleRecord, Library
+from corpus.library_folds import LibraryFolds
 from corpus.models import AlsoIn, Article
 from corpus.readers.folder import CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
 from corpus.readers.recorded import CorpusFileRecords, KnownArticle, whole
@@ -22,7 +28,8 @@ from corpus.urls import url_key
 
 @dataclass
 class Gathered:
-    # Articles of corpus files unchanged since they were recorded are KnownArticle (whole(a) reads one).
+    # Articles of corpus files unchanged since they were recorded, and library articles, may be KnownArticle
+    # (whole(a) reads one).
     articles: list[Article | KnownArticle] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     from_library: int = 0  # library articles indexed
@@ -53,13 +60,15 @@ def gather_articles(
     progress: Callable[[int], None] | None = None,
     records: CorpusFileRecords | None = None,
     stories: CorpusStories | None = None,
+    folds: LibraryFolds | None = None,
 ) -> Gathered:
     """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
     `allow_empty` (after the last stored article was removed, the index must become empty too).
     `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id);
     with `records`, only the corpus files changed since they were recorded there are read; `stories` (kept
-    between calls) spares comparing the library with every corpus article anew."""
-    stored = library.articles() if library is not None and library.exists() else []
+    between calls) spares comparing the library with every corpus article anew, and `folds` (kept between
+    calls with the same `stories`) comparing library articles that did not change."""
+    stored = library.records() if library is not None and library.exists() else []
     files_read: int | None = None
     corpus_articles: list[Article | KnownArticle]
     try:
@@ -82,7 +91,11 @@ def gather_articles(
     assert library is not None
     gathered = Gathered(skipped=skipped, notes=notes, files_read=files_read)
     extra_also_in = (
-        _fold_into_corpus(corpus_articles, stored, library, gathered, stories or CorpusStories()) if stored else {}
+        _fold_into_corpus(
+            corpus_articles, stored, library, gathered, stories or CorpusStories(), folds or LibraryFolds()
+        )
+        if stored
+        else {}
     )
     gathered.articles = [
         _with_also_in(
@@ -103,38 +116,36 @@ def _with_also_in(article: Article | KnownArticle, also_in: list[AlsoIn]) -> Art
 
 def _fold_into_corpus(
     corpus_articles: list[Article | KnownArticle],
-    stored: list[StoredArticle],
+    stored: list[ArticleRecord],
     library: Library,
     gathered: Gathered,
     stories: CorpusStories,
+    folds: LibraryFolds,
 ) -> dict[str, list[AlsoIn]]:
     """Put each library article in gathered.articles unless a corpus article tells its story already;
     returns the also_in entries those corpus articles gain."""
     corpus_ids = {article.id for article in corpus_articles}
     stories.update(corpus_articles, library)
-    extra: dict[str, list[AlsoIn]] = {}
-    for item in stored:
-        article = item.article
-        if article.id in corpus_ids:
-            reason = f"article id {article.id!r} is also a corpus-folder article's; the corpus file is indexed"
+    for record in stored:
+        if record.id in corpus_ids:
+            reason = f"article id {record.id!r} is also a corpus-folder article's; the corpus file is indexed"
             gathered.skipped.append(SkippedFile(library.path, reason))
-            continue
-        kept_id = stories.last_at(item.url_key) or stories.closest(item.signature)
+    own = [record for record in stored if record.id not in corpus_ids]
+    extra: dict[str, list[AlsoIn]] = {}
+    for record, kept_id in zip(own, folds.kept_in(own, stories, library), strict=True):
         if kept_id is None:
-            gathered.articles.append(article)
+            gathered.articles.append(_known(record, library))
             gathered.from_library += 1
-            continue
-        gathered.folded += 1
-        extra.setdefault(kept_id, []).append(
-            AlsoIn(
-                outlet=article.outlet,
-                url=article.url,
-                title=article.title,
-                published=article.published,
-                tenant=article.tenant,
-            )
-        )
+        else:
+            gathered.folded += 1
+            extra.setdefault(kept_id, []).append(record.also_in())
     return extra
+
+
+def _known(record: ArticleRecord, library: Library) -> KnownArticle:
+    """The library article of `record`, read whole from the library only when wanted."""
+    fields = [record.id, record.content_hash, record.source_file, record.url, record.size, record.title, record.tenant]
+    return KnownArticle(fields, partial(library.whole_article, record.id))
 
 
 def _unique(entries: list[AlsoIn], own_url: str) -> list[AlsoIn]:
