@@ -92,7 +92,12 @@ def gather_articles(
     gathered = Gathered(skipped=skipped, notes=notes, files_read=files_read)
     extra_also_in = (
         _fold_into_corpus(
-            corpus_articles, stored, library, gathered, stories or CorpusStories(), folds or LibraryFolds()
+            corpus_articles,
+            stored,
+            library,
+            gathered,
+            stories if stories is not None else CorpusStories(),  # an empty one is falsy
+            folds if folds is not None else LibraryFolds(),
         )
         if stored
         else {}

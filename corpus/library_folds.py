@@ -24,7 +24,7 @@ class LibraryFolds:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._version: int | None = None
+        self._made_against: tuple[CorpusStories, int] | None = None  # the stories and their version
         # library article id -> (content hash, url_key, corpus article id telling its story or None)
         self._decided: dict[str, tuple[str, str, str | None]] = {}
         self.decided_last = 0  # decisions made anew by the last `kept_in` (the others were kept)
@@ -33,8 +33,8 @@ class LibraryFolds:
         """For each record, the id of the corpus article it folds into (None: it is indexed on its own), as
         a fold of every record against `stories` as they are now would decide."""
         with self._lock, stories.held() as version:
-            if version != self._version:
-                self._decided, self._version = {}, version
+            if (stories, version) != self._made_against:
+                self._decided, self._made_against = {}, (stories, version)
             stale = [record for record in records if not self._is_decided(record)]
             by_signature = [record.id for record in stale if stories.last_at(record.url_key) is None]
             signatures = library.signatures_of(by_signature) if by_signature else {}
