@@ -368,13 +368,16 @@ class Library:
 
     def _complete_records(self) -> None:
         """Give a record to every stored article without one (stored before records existed, or by an older
-        Byline sharing the file): each is parsed once. Every record has its article (the foreign key), so
-        equal counts (read from the tables' indexes) mean nothing is missing."""
+        Byline sharing the file): each is parsed once. Every record has its article (the foreign key, on in
+        every connection Byline opens), so equal counts (read from the tables' indexes) mean nothing is
+        missing; otherwise records left by a deletion with foreign keys off are dropped too."""
         with self._connect() as db:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             recorded = db.execute("SELECT count(*) FROM article_records").fetchone()[0]
         if articles == recorded:
             return
+        with self._connect(write=True) as db:  # records of articles deleted with foreign keys off
+            db.execute("DELETE FROM article_records WHERE id NOT IN (SELECT id FROM articles)")
         while True:
             with self._connect(write=True) as db:
                 rows = db.execute(

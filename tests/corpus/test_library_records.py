@@ -198,3 +198,9 @@ def test_a_library_written_before_records_existed_gets_them_once_with_nothing_lo
     assert library.content_hashes()[late.id] == late.content_hash
     library.remove_articles(["lib-1", late.id])
     assert len(library.records()) == len(articles) - 1 and "lib-1" not in library.content_hashes()
+
+    db = sqlite3.connect(path)  # foreign keys off: the record stays behind, then goes at the next read
+    db.execute("DELETE FROM articles WHERE id = 'lib-2'")
+    db.commit()
+    db.close()
+    assert "lib-2" not in {record.id for record in library.records()}
