@@ -193,6 +193,8 @@ class ArticleRecord:
 StoryRecord = tuple[str, str, str, str, bytes | None]  # id, content hash, tenant, title, signature
 
 _RECORD_COLUMNS = "id, tenant, url_key, added_at, content_hash, size, title, url, source_file, outlet, published"
+# Bump when the same stored JSON gives another content hash, size or record field: records are made again.
+RECORD_FORMAT = "1"
 _RECORD_BATCH = 500  # articles given a record per transaction when old rows are brought up to date
 _IDS_PER_QUERY = 500
 
@@ -247,7 +249,10 @@ class Library:
             _SCHEMA,
             "library",
             LibraryError,
-            setup=[("INSERT OR IGNORE INTO meta VALUES ('signature_format', ?)", (SIGNATURE_FORMAT,))],
+            setup=[
+                ("INSERT OR IGNORE INTO meta VALUES ('signature_format', ?)", (SIGNATURE_FORMAT,)),
+                ("INSERT OR IGNORE INTO meta VALUES ('record_format', ?)", (RECORD_FORMAT,)),
+            ],
             pragmas=["PRAGMA foreign_keys = ON"],
         )
         self._connect = self._file.connect
@@ -374,6 +379,12 @@ class Library:
         with self._connect() as db:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             recorded = db.execute("SELECT count(*) FROM article_records").fetchone()[0]
+            made_as = db.execute("SELECT value FROM meta WHERE key = 'record_format'").fetchone()
+        if made_as != (RECORD_FORMAT,):
+            with self._connect(write=True) as db:
+                db.execute("DELETE FROM article_records")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('record_format', ?)", (RECORD_FORMAT,))
+            recorded = 0
         if articles == recorded:
             return
         with self._connect(write=True) as db:  # records of articles deleted with foreign keys off

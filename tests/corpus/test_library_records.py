@@ -204,3 +204,19 @@ def test_a_library_written_before_records_existed_gets_them_once_with_nothing_lo
     db.commit()
     db.close()
     assert "lib-2" not in {record.id for record in library.records()}
+
+
+def test_records_made_in_another_format_are_made_again(tmp_path: Path) -> None:
+    library = Library(tmp_path / "library.sqlite")
+    articles = [library_article(n) for n in range(1, 4)]
+    for article in articles:
+        keep(library, article)
+    db = sqlite3.connect(library.path)  # as a Byline whose records held other values would have left them
+    db.execute("UPDATE article_records SET content_hash = 'stale', size = 0")
+    db.execute("UPDATE meta SET value = 'older' WHERE key = 'record_format'")
+    db.commit()
+    db.close()
+
+    assert [(r.id, r.content_hash, r.size) for r in Library(library.path).records()] == [
+        (a.id, a.content_hash, a.size) for a in articles
+    ]
