@@ -363,6 +363,9 @@ class Library:
         with self._connect() as db:
             if ids is None:
                 return db.execute(query).fetchall()
+            if len(ids) > _IDS_PER_QUERY * 2:  # most of them, likely: one scan costs less than the lookups
+                chosen = set(ids)
+                return [row for row in db.execute(query) if row[0] in chosen]
             wanted = list(ids)
             rows = []
             for start in range(0, len(wanted), _IDS_PER_QUERY):
