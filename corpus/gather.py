@@ -7,18 +7,18 @@ of being indexed twice. The result depends only on what is stored, so a rebuild 
 
 Library articles come as KnownArticle made from their records (no article's JSON is parsed; one is read
 whole from the library only when the index must chunk it, or when it has also_in entries), and with
-`folds` kept between calls only the library articles new or changed since are compared with the corpus.
+`folds` kept between calls only the library articles new or changed since are read and compared with the
+corpus (see corpus/library_folds.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from corpus.corpus_stories import CorpusStories
-from corpus.library import ArticleRecord, Library
+from corpus.library import Library, RecordKey
 from corpus.library_folds import LibraryFolds
 from corpus.models import AlsoIn, Article
 from corpus.readers.folder import CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
@@ -68,7 +68,7 @@ def gather_articles(
     with `records`, only the corpus files changed since they were recorded there are read; `stories` (kept
     between calls) spares comparing the library with every corpus article anew, and `folds` (kept between
     calls with the same `stories`) comparing library articles that did not change."""
-    stored = library.records() if library is not None and library.exists() else []
+    stored = library.record_keys() if library is not None and library.exists() else []
     files_read: int | None = None
     corpus_articles: list[Article | KnownArticle]
     try:
@@ -121,7 +121,7 @@ def _with_also_in(article: Article | KnownArticle, also_in: list[AlsoIn]) -> Art
 
 def _fold_into_corpus(
     corpus_articles: list[Article | KnownArticle],
-    stored: list[ArticleRecord],
+    stored: list[RecordKey],
     library: Library,
     gathered: Gathered,
     stories: CorpusStories,
@@ -131,26 +131,14 @@ def _fold_into_corpus(
     returns the also_in entries those corpus articles gain."""
     corpus_ids = {article.id for article in corpus_articles}
     stories.update(corpus_articles, library)
-    for record in stored:
-        if record.id in corpus_ids:
-            reason = f"article id {record.id!r} is also a corpus-folder article's; the corpus file is indexed"
+    for article_id, _, _ in stored:
+        if article_id in corpus_ids:
+            reason = f"article id {article_id!r} is also a corpus-folder article's; the corpus file is indexed"
             gathered.skipped.append(SkippedFile(library.path, reason))
-    own = [record for record in stored if record.id not in corpus_ids]
-    extra: dict[str, list[AlsoIn]] = {}
-    for record, kept_id in zip(own, folds.kept_in(own, stories, library), strict=True):
-        if kept_id is None:
-            gathered.articles.append(_known(record, library))
-            gathered.from_library += 1
-        else:
-            gathered.folded += 1
-            extra.setdefault(kept_id, []).append(record.also_in())
-    return extra
-
-
-def _known(record: ArticleRecord, library: Library) -> KnownArticle:
-    """The library article of `record`, read whole from the library only when wanted."""
-    fields = [record.id, record.content_hash, record.source_file, record.url, record.size, record.title, record.tenant]
-    return KnownArticle(fields, partial(library.whole_article, record.id))
+    fold = folds.fold([key for key in stored if key[0] not in corpus_ids], stories, library)
+    gathered.articles.extend(fold.articles)
+    gathered.from_library, gathered.folded = len(fold.articles), fold.folded
+    return fold.also_in
 
 
 def _unique(entries: list[AlsoIn], own_url: str) -> list[AlsoIn]:

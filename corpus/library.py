@@ -34,7 +34,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from corpus.dedup import SIGNATURE_FORMAT
 from corpus.errors import BylineError, Remedy
@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS article_records (
     signature BLOB
 );
 CREATE INDEX IF NOT EXISTS article_records_hashes ON article_records (id, content_hash);
+CREATE INDEX IF NOT EXISTS article_records_order ON article_records (added_at, id, content_hash, url_key);
 CREATE TABLE IF NOT EXISTS also_in (
     article_id TEXT NOT NULL,
     tenant TEXT NOT NULL,
@@ -160,20 +161,20 @@ class StoredArticle:
         return self.article.tenant
 
 
-@dataclass(frozen=True)
-class ArticleRecord:
+class ArticleRecord(NamedTuple):
     """What a reindex and a duplicate check need of a stored article, read without parsing its JSON.
-    `content_hash` and `size` are those of the Article as stored (Article.content_hash, Article.size)."""
+    `content_hash` and `size` are those of the Article as stored (Article.content_hash, Article.size).
+    The first seven fields are a KnownArticle's, in its order. A tuple: made by the ten thousand per read."""
 
     id: str
+    content_hash: str
+    source_file: str
+    url: str
+    size: int
+    title: str
     tenant: str
     url_key: str
     added_at: str
-    content_hash: str
-    size: int
-    title: str
-    url: str
-    source_file: str
     outlet: str
     published: str | None  # as the article's JSON has it
 
@@ -191,8 +192,9 @@ class ArticleRecord:
 
 
 StoryRecord = tuple[str, str, str, str, bytes | None]  # id, content hash, tenant, title, signature
+RecordKey = tuple[str, str, str]  # id, content hash, url_key
 
-_RECORD_COLUMNS = "id, tenant, url_key, added_at, content_hash, size, title, url, source_file, outlet, published"
+_RECORD_COLUMNS = "id, content_hash, source_file, url, size, title, tenant, url_key, added_at, outlet, published"
 # Bump when the same stored JSON gives another content hash, size or record field: records are made again.
 RECORD_FORMAT = "1"
 _RECORD_BATCH = 500  # articles given a record per transaction when old rows are brought up to date
@@ -322,14 +324,26 @@ class Library:
             )
             return True
 
-    def records(self) -> list[ArticleRecord]:
-        """The record of every stored article, oldest first (as `articles` orders them)."""
+    def records(self, ids: Collection[str] | None = None) -> list[ArticleRecord]:
+        """The records of the stored articles of `ids` still there (None: every stored article's, oldest first,
+        as `articles` orders them)."""
+        if ids is not None:
+            return list(map(ArticleRecord._make, self._record_columns(_RECORD_COLUMNS, ids)))
         if not self.exists():
             return []
         self._complete_records()
         with self._connect() as db:
             rows = db.execute(f"SELECT {_RECORD_COLUMNS} FROM article_records ORDER BY added_at, id").fetchall()
-        return [ArticleRecord(*row) for row in rows]
+        return list(map(ArticleRecord._make, rows))
+
+    def record_keys(self) -> list[RecordKey]:
+        """(id, content hash, url_key) of every stored article, oldest first (read from one index)."""
+        if not self.exists():
+            return []
+        self._complete_records()
+        with self._connect() as db:
+            query = "SELECT id, content_hash, url_key FROM article_records ORDER BY added_at, id"
+            return db.execute(query).fetchall()
 
     def content_hashes(self) -> dict[str, str]:
         """Every stored article's content hash, by id (what tells whether an article changed since it was read)."""

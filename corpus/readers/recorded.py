@@ -99,12 +99,35 @@ class KnownArticle:
 
     __slots__ = ("_load", "content_hash", "id", "size", "source_file", "tenant", "title", "url")
 
-    def __init__(self, fields: Sequence[object], load: Callable[[], Article]) -> None:
-        """`fields`: id, content hash, source file, url, size, title, tenant (a record's _ARTICLE_FIELDS)."""
-        self.id, self.content_hash, self.source_file, self.url = (str(v) for v in fields[:4])
-        self.size = int(str(fields[4]))
-        self.title, self.tenant = str(fields[5]), str(fields[6])
+    def __init__(
+        self,
+        id: str,  # noqa: A002 (Article's own name for it)
+        content_hash: str,
+        source_file: str,
+        url: str,
+        size: int,
+        title: str,
+        tenant: str,
+        load: Callable[[], Article],
+    ) -> None:
+        self.id, self.content_hash, self.source_file, self.url = id, content_hash, source_file, url
+        self.size, self.title, self.tenant = size, title, tenant
         self._load = load
+
+    @classmethod
+    def recorded(cls, fields: Sequence[object], load: Callable[[], Article]) -> KnownArticle:
+        """From a corpus file's record: id, content hash, source file, url, size, title, tenant (_ARTICLE_FIELDS)."""
+        article_id, content_hash, source_file, url, size, title, tenant = fields
+        return cls(
+            str(article_id),
+            str(content_hash),
+            str(source_file),
+            str(url),
+            int(str(size)),
+            str(title),
+            str(tenant),
+            load,
+        )
 
     def article(self) -> Article:
         """The whole article (a BylineError if it is no longer where its record says)."""
@@ -154,7 +177,7 @@ class CorpusFileRecords:
                 fresh[key] = record
                 unchanged = _UnchangedFile(corpus_file, root, options)
                 articles = [
-                    KnownArticle(fields, partial(unchanged.article, i, str(fields[0])))
+                    KnownArticle.recorded(fields, partial(unchanged.article, i, str(fields[0])))
                     for i, fields in enumerate(record["articles"])
                 ]
                 return list(articles), list(record["skipped"]), list(record["notes"])
