@@ -32,13 +32,14 @@ print("RESULT " + json.dumps(measured(*json.loads(sys.argv[5]))))
 ONE_MORE_FILE = "zz-one-more.jsonl"  # the corpus file write_one_more_article writes
 
 
-def run_in_checkout(code: Path, module: str, function: str, *arguments: object) -> dict:
+def run_in_checkout(code: Path, module: str, function: str, *arguments: object, prepare: bool = True) -> dict:
     """`module.function(*arguments)` (a script of this folder; JSON arguments, a JSON result) in a fresh
-    process whose Byline is the checkout at `code`."""
+    process whose Byline is the checkout at `code`. `prepare`: load the model once first (for what encodes)."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     # A process of its own first, so that a model not yet converted for this checkout is converted (and
     # cached) there rather than in the measured process.
-    subprocess.run([sys.executable, "-c", PREPARE, str(code)], env=env, capture_output=True, check=True)
+    if prepare:
+        subprocess.run([sys.executable, "-c", PREPARE, str(code)], env=env, capture_output=True, check=True)
     command = [sys.executable, "-c", WORKER, str(code), str(HERE), module, function, json.dumps(arguments)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:

@@ -42,6 +42,7 @@ from corpus.errors import BylineError
 from corpus.fingerprint import corpus_fingerprint
 from corpus.gather import gather_articles, load_corpus_articles
 from corpus.library import Library
+from corpus.library_folds import LibraryFolds
 from corpus.models import Article
 from corpus.readers import CorpusNote, SkippedFile, default_corpus_path
 from corpus.readers.recorded import CorpusFileRecords, KnownArticle
@@ -101,6 +102,9 @@ class Byline:
         # What the duplicate checks (at ingest and when a rebuild folds the library in) know of the corpus
         # folder's articles, kept between them so each compares only what changed since.
         self.corpus_stories = CorpusStories()
+        # Which corpus article tells each library article's story, kept between rebuilds so that each
+        # compares only the library articles new or changed since (or all, once the corpus changed).
+        self.library_folds = LibraryFolds()
         self.index_path_setting = index_path_setting
         self.answer_settings = answer_settings
         self.encoder = encoder or Encoder(
@@ -214,6 +218,7 @@ class Byline:
                 progress=reading,
                 records=self.corpus_records(),
                 stories=self.corpus_stories,
+                folds=self.library_folds,
             )
             report = build_index(
                 gathered.articles,

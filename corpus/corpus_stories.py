@@ -12,7 +12,8 @@ Thread-safe: updates and lookups are serialised by one lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from corpus.dedup import NearDuplicates, signature_of
@@ -40,6 +41,7 @@ class CorpusStories:
         self._near = NearDuplicates()
         self._first_at: dict[str, str] = {}
         self._last_at: dict[str, str] = {}
+        self._version = 0
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -52,12 +54,23 @@ class CorpusStories:
             gone = [article_id for article_id in self._stories if article_id not in current]
             if changed or gone:
                 self._apply(changed, gone, current, library)
-            self._first_at, self._last_at = {}, {}
+            first_at: dict[str, str] = {}
+            last_at: dict[str, str] = {}
             for article in articles:
                 key = self._stories[article.id].url_key
                 if key is not None:
-                    self._first_at.setdefault(key, article.id)
-                    self._last_at[key] = article.id
+                    first_at.setdefault(key, article.id)
+                    last_at[key] = article.id
+            if changed or gone or last_at != self._last_at or first_at != self._first_at:
+                self._version += 1
+            self._first_at, self._last_at = first_at, last_at
+
+    @contextmanager
+    def held(self) -> Iterator[int]:
+        """Hold the stories as they are (no update meanwhile); gives their version, which every update that
+        changes an answer of last_at, first_at, closest, best or story changes."""
+        with self._lock:
+            yield self._version
 
     def _is_new(self, article: Article | KnownArticle) -> bool:
         story = self._stories.get(article.id)

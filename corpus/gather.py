@@ -4,6 +4,11 @@ Library articles were checked for duplicates when they were added; a corpus file
 still tell the same story, so a library article at a corpus article's address, or with near-duplicate
 text, is folded into that corpus article here (its outlet joins the corpus article's also_in) instead
 of being indexed twice. The result depends only on what is stored, so a rebuild gives the same index.
+
+Library articles come as KnownArticle made from their records (no article's JSON is parsed; one is read
+whole from the library only when the index must chunk it, or when it has also_in entries), and with
+`folds` kept between calls only the library articles new or changed since are read and compared with the
+corpus (see corpus/library_folds.py).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.corpus_stories import CorpusStories
-from corpus.library import Library, StoredArticle
+from corpus.library import Library, RecordKey
+from corpus.library_folds import LibraryFolds
 from corpus.models import AlsoIn, Article
 from corpus.readers.folder import CorpusNote, CorpusOptions, EmptyCorpusError, SkippedFile, load_corpus
 from corpus.readers.recorded import CorpusFileRecords, KnownArticle, whole
@@ -22,7 +28,8 @@ from corpus.urls import url_key
 
 @dataclass
 class Gathered:
-    # Articles of corpus files unchanged since they were recorded are KnownArticle (whole(a) reads one).
+    # Articles of corpus files unchanged since they were recorded, and library articles, may be KnownArticle
+    # (whole(a) reads one).
     articles: list[Article | KnownArticle] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     from_library: int = 0  # library articles indexed
@@ -53,13 +60,15 @@ def gather_articles(
     progress: Callable[[int], None] | None = None,
     records: CorpusFileRecords | None = None,
     stories: CorpusStories | None = None,
+    folds: LibraryFolds | None = None,
 ) -> Gathered:
     """Corpus-folder articles plus the library's; EmptyCorpusError when there is nothing at all, unless
     `allow_empty` (after the last stored article was removed, the index must become empty too).
     `options` and `indexed_sources` go to load_corpus (limits, links, which file keeps an indexed id);
     with `records`, only the corpus files changed since they were recorded there are read; `stories` (kept
-    between calls) spares comparing the library with every corpus article anew."""
-    stored = library.articles() if library is not None and library.exists() else []
+    between calls) spares comparing the library with every corpus article anew, and `folds` (kept between
+    calls with the same `stories`) comparing library articles that did not change."""
+    stored = library.record_keys() if library is not None and library.exists() else []
     files_read: int | None = None
     corpus_articles: list[Article | KnownArticle]
     try:
@@ -82,7 +91,16 @@ def gather_articles(
     assert library is not None
     gathered = Gathered(skipped=skipped, notes=notes, files_read=files_read)
     extra_also_in = (
-        _fold_into_corpus(corpus_articles, stored, library, gathered, stories or CorpusStories()) if stored else {}
+        _fold_into_corpus(
+            corpus_articles,
+            stored,
+            library,
+            gathered,
+            stories if stories is not None else CorpusStories(),  # an empty one is falsy
+            folds if folds is not None else LibraryFolds(),
+        )
+        if stored
+        else {}
     )
     gathered.articles = [
         _with_also_in(
@@ -103,38 +121,24 @@ def _with_also_in(article: Article | KnownArticle, also_in: list[AlsoIn]) -> Art
 
 def _fold_into_corpus(
     corpus_articles: list[Article | KnownArticle],
-    stored: list[StoredArticle],
+    stored: list[RecordKey],
     library: Library,
     gathered: Gathered,
     stories: CorpusStories,
+    folds: LibraryFolds,
 ) -> dict[str, list[AlsoIn]]:
     """Put each library article in gathered.articles unless a corpus article tells its story already;
     returns the also_in entries those corpus articles gain."""
     corpus_ids = {article.id for article in corpus_articles}
     stories.update(corpus_articles, library)
-    extra: dict[str, list[AlsoIn]] = {}
-    for item in stored:
-        article = item.article
-        if article.id in corpus_ids:
-            reason = f"article id {article.id!r} is also a corpus-folder article's; the corpus file is indexed"
+    for article_id, _, _ in stored:
+        if article_id in corpus_ids:
+            reason = f"article id {article_id!r} is also a corpus-folder article's; the corpus file is indexed"
             gathered.skipped.append(SkippedFile(library.path, reason))
-            continue
-        kept_id = stories.last_at(item.url_key) or stories.closest(item.signature)
-        if kept_id is None:
-            gathered.articles.append(article)
-            gathered.from_library += 1
-            continue
-        gathered.folded += 1
-        extra.setdefault(kept_id, []).append(
-            AlsoIn(
-                outlet=article.outlet,
-                url=article.url,
-                title=article.title,
-                published=article.published,
-                tenant=article.tenant,
-            )
-        )
-    return extra
+    fold = folds.fold([key for key in stored if key[0] not in corpus_ids], stories, library)
+    gathered.articles.extend(fold.articles)
+    gathered.from_library, gathered.folded = len(fold.articles), fold.folded
+    return fold.also_in
 
 
 def _unique(entries: list[AlsoIn], own_url: str) -> list[AlsoIn]:

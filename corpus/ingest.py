@@ -30,7 +30,15 @@ from corpus.dedup import NearDuplicates, signature_of
 from corpus.errors import BylineError, Remedy
 from corpus.feeds import FeedEntry, FeedFormatError, ParsedFeed, advertised_feeds, looks_like_feed, parse_feed
 from corpus.fetch import ACCEPT_FEED, Fetcher, FetchError, FetchResult
-from corpus.library import DuplicateFeedError, FeedRecord, Library, Origin, StoredArticle, UnknownFeedError
+from corpus.library import (
+    DuplicateFeedError,
+    FeedRecord,
+    Library,
+    Origin,
+    StoredArticle,
+    UnknownFeedError,
+    as_stored,
+)
 from corpus.models import AlsoIn, Article
 from corpus.pages import NotAnArticleError, article_id, entry_article, host_outlet, page_article, page_text
 from corpus.readers.folder import READERS
@@ -135,30 +143,43 @@ class LinkOutcome:
 @dataclass
 class _KnownLibrary:
     """The library's side of what the tenant-aware duplicate check compares against (the corpus folder's
-    is CorpusStories), brought up to date at the start of each operation."""
+    is CorpusStories), brought up to date at the start of each operation by difference: the stored content
+    hashes tell which articles are new or changed since (another process may have added or removed some),
+    and only those have their title and signature read."""
 
+    hash_of: dict[str, str] = field(default_factory=dict)
     tenant_of: dict[str, str] = field(default_factory=dict)
     title_of: dict[str, str] = field(default_factory=dict)
     signature_of: dict[str, bytes | None] = field(default_factory=dict)
     near: NearDuplicates = field(default_factory=NearDuplicates)
+    read_last: int = 0  # articles whose story the last refresh read (the others were known)
 
-    def refresh(self, stories: list[tuple[str, str, str, bytes | None]]) -> None:
-        """Know exactly these stored articles: (id, tenant, title, signature) each."""
-        current: set[str] = set()
-        for stored_id, tenant, title, signature in stories:
-            current.add(stored_id)
-            self.know(stored_id, tenant, title, signature)
-        for stored_id in [known for known in self.signature_of if known not in current]:
-            del self.tenant_of[stored_id], self.title_of[stored_id], self.signature_of[stored_id]
-            self.near.remove(stored_id)
+    def refresh(self, library: Library) -> None:
+        """Know exactly the articles stored in `library` now."""
+        hashes = library.content_hashes()
+        for stored_id in [known for known in self.hash_of if known not in hashes]:
+            self.forget(stored_id)
+        stale = [stored_id for stored_id, content_hash in hashes.items() if self.hash_of.get(stored_id) != content_hash]
+        stories = library.stories(stale) if stale else []
+        for stored_id, content_hash, tenant, title, signature in stories:
+            self.know(stored_id, content_hash, tenant, title, signature)
+        for stored_id in set(stale) - {story[0] for story in stories}:  # removed meanwhile
+            self.forget(stored_id)
+        self.read_last = len(stories)
 
-    def know(self, stored_id: str, tenant: str, title: str, signature: bytes | None) -> None:
+    def know(self, stored_id: str, content_hash: str, tenant: str, title: str, signature: bytes | None) -> None:
+        self.hash_of[stored_id] = content_hash
         self.tenant_of[stored_id] = tenant
         self.title_of[stored_id] = title
         if stored_id not in self.signature_of or self.signature_of[stored_id] != signature:
             self.signature_of[stored_id] = signature
             self.near.remove(stored_id)
             self.near.add(stored_id, signature)
+
+    def forget(self, stored_id: str) -> None:
+        for known in (self.hash_of, self.tenant_of, self.title_of, self.signature_of):
+            known.pop(stored_id, None)
+        self.near.remove(stored_id)
 
 
 class _ProgressAborted(Exception):
@@ -456,9 +477,8 @@ class Ingestor:
         """Bring what duplicates are checked against up to the library and the corpus folder as they are now
         (only what changed since the last refresh is compared again)."""
         self._corpus.update(self._corpus_articles(), self.library)
-        stories = self.library.stories()
         with self._lock:
-            self._known.refresh(stories)
+            self._known.refresh(self.library)
 
     def _tenant_of(self, kept_id: str) -> str | None:
         tenant = self._known.tenant_of.get(kept_id)
@@ -523,7 +543,7 @@ class Ingestor:
                 return LinkOutcome(url, duplicate=Duplicate(url, kept_id, title, same_page=False))
             if not self.library.store(article, origin, key, signature, feed_key):
                 return LinkOutcome(url, duplicate=Duplicate(url, article.id, article.title, same_page=True))
-            self._known.know(article.id, article.tenant, article.title, signature)
+            self._known.know(article.id, as_stored(article).content_hash, article.tenant, article.title, signature)
         return LinkOutcome(url, added=article)
 
     def _report(self, progress: FetchProgressCallback | None, update: FetchProgress) -> None:

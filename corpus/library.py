@@ -9,6 +9,14 @@ connection, so one Library may be shared by threads.
 Tables:
     articles        the Article JSON, its tenant, url_key, origin (feed/link/upload), the feed it
                     came from, its near-duplicate signature (bytes) and when it was added
+    article_records each stored article's lean record (ArticleRecord: id, tenant, url_key, when added,
+                    content hash, size, title, url, source file, outlet, published, signature), written
+                    in the same transaction as the article and deleted with it (ON DELETE CASCADE), so a
+                    reindex or a duplicate check reads what it compares without parsing any article's
+                    JSON; in a table of its own because the articles' JSON spills onto overflow pages that
+                    any scan of `articles` reading a column after `data` walks. Articles stored before
+                    the table existed (or by an older Byline sharing the file) get their record computed
+                    once, on the first read that needs records
     also_in         other outlets/addresses that ran a kept article's story (the kept article may
                     be a library article or a corpus-folder article), with the tenant that added them
     feeds           followed feeds per tenant: name, ETag/Last-Modified, last check, last new
@@ -22,13 +30,14 @@ Tables:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from corpus.dedup import SIGNATURE_FORMAT
-from corpus.errors import BylineError
+from corpus.errors import BylineError, Remedy
 from corpus.models import AlsoIn, Article
 from corpus.sqlite_file import SqliteFile
 
@@ -49,6 +58,22 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS articles_by_url ON articles (tenant, url_key);
 CREATE INDEX IF NOT EXISTS articles_by_feed ON articles (tenant, feed_key);
+CREATE TABLE IF NOT EXISTS article_records (
+    id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    tenant TEXT NOT NULL,
+    url_key TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    outlet TEXT NOT NULL,
+    published TEXT,
+    signature BLOB
+);
+CREATE INDEX IF NOT EXISTS article_records_hashes ON article_records (id, content_hash);
+CREATE INDEX IF NOT EXISTS article_records_order ON article_records (added_at, id, content_hash, url_key);
 CREATE TABLE IF NOT EXISTS also_in (
     article_id TEXT NOT NULL,
     tenant TEXT NOT NULL,
@@ -100,6 +125,12 @@ class LibraryError(BylineError):
     """The library file cannot be opened or used; the message says why."""
 
 
+class LibraryArticleGoneError(BylineError):
+    """A library article listed for indexing was removed before it could be read whole."""
+
+    remedy = Remedy.RETRY_LATER
+
+
 class DuplicateFeedError(BylineError, ValueError):
     """The feed is followed already."""
 
@@ -130,6 +161,69 @@ class StoredArticle:
         return self.article.tenant
 
 
+class ArticleRecord(NamedTuple):
+    """What a reindex and a duplicate check need of a stored article, read without parsing its JSON.
+    `content_hash` and `size` are those of the Article as stored (Article.content_hash, Article.size).
+    The first seven fields are a KnownArticle's, in its order. A tuple: made by the ten thousand per read."""
+
+    id: str
+    content_hash: str
+    source_file: str
+    url: str
+    size: int
+    title: str
+    tenant: str
+    url_key: str
+    added_at: str
+    outlet: str
+    published: str | None  # as the article's JSON has it
+
+    def also_in(self) -> AlsoIn:
+        """The article as another outlet of a story kept elsewhere (what folding it in records)."""
+        return AlsoIn.model_validate(
+            {
+                "outlet": self.outlet,
+                "url": self.url,
+                "title": self.title,
+                "published": self.published,
+                "tenant": self.tenant,
+            }
+        )
+
+
+StoryRecord = tuple[str, str, str, str, bytes | None]  # id, content hash, tenant, title, signature
+RecordKey = tuple[str, str, str]  # id, content hash, url_key
+
+_RECORD_COLUMNS = "id, content_hash, source_file, url, size, title, tenant, url_key, added_at, outlet, published"
+# Bump when the same stored JSON gives another content hash, size or record field: records are made again.
+RECORD_FORMAT = "1"
+_RECORD_BATCH = 500  # articles given a record per transaction when old rows are brought up to date
+_IDS_PER_QUERY = 500
+
+
+def as_stored(article: Article) -> Article:
+    """The article as the library keeps it: its also_in lives in the also_in table, not in its JSON."""
+    return article.model_copy(update={"also_in": []}) if article.also_in else article
+
+
+def _record_row(article: Article, url_key: str, added_at: str, signature: bytes | None) -> tuple[object, ...]:
+    published = article.model_dump(mode="json", include={"published"})["published"]
+    return (
+        article.id,
+        article.tenant,
+        url_key,
+        added_at,
+        article.content_hash,
+        article.size,
+        article.title,
+        article.url,
+        article.source_file,
+        article.outlet,
+        published,
+        signature,
+    )
+
+
 @dataclass(frozen=True)
 class FeedRecord:
     """A followed feed and what its checks found."""
@@ -157,7 +251,10 @@ class Library:
             _SCHEMA,
             "library",
             LibraryError,
-            setup=[("INSERT OR IGNORE INTO meta VALUES ('signature_format', ?)", (SIGNATURE_FORMAT,))],
+            setup=[
+                ("INSERT OR IGNORE INTO meta VALUES ('signature_format', ?)", (SIGNATURE_FORMAT,)),
+                ("INSERT OR IGNORE INTO meta VALUES ('record_format', ?)", (RECORD_FORMAT,)),
+            ],
             pragmas=["PRAGMA foreign_keys = ON"],
         )
         self._connect = self._file.connect
@@ -209,15 +306,122 @@ class Library:
         """Keep `article`; False (and nothing stored) when its tenant has an article at this url_key already.
 
         Storing an address clears an earlier removal of it: adding it is explicit."""
-        data = article.model_copy(update={"also_in": []}).model_dump_json()
+        stored = as_stored(article)
+        data = stored.model_dump_json()
+        added_at = now().isoformat()
         with self._connect(write=True) as db:
             db.execute("DELETE FROM removed_urls WHERE tenant = ? AND url_key = ?", (article.tenant, url_key))
             cursor = db.execute(
                 "INSERT OR IGNORE INTO articles (id, tenant, url_key, origin, feed_key, data, signature, added_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (article.id, article.tenant, url_key, origin, feed_key, data, signature, now().isoformat()),
+                (article.id, article.tenant, url_key, origin, feed_key, data, signature, added_at),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO article_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _record_row(stored, url_key, added_at, signature),
+            )
+            return True
+
+    def records(self, ids: Collection[str] | None = None) -> list[ArticleRecord]:
+        """The records of the stored articles of `ids` still there (None: every stored article's, oldest first,
+        as `articles` orders them)."""
+        if ids is not None:
+            return list(map(ArticleRecord._make, self._record_columns(_RECORD_COLUMNS, ids)))
+        if not self.exists():
+            return []
+        self._complete_records()
+        with self._connect() as db:
+            rows = db.execute(f"SELECT {_RECORD_COLUMNS} FROM article_records ORDER BY added_at, id").fetchall()
+        return list(map(ArticleRecord._make, rows))
+
+    def record_keys(self) -> list[RecordKey]:
+        """(id, content hash, url_key) of every stored article, oldest first (read from one index)."""
+        if not self.exists():
+            return []
+        self._complete_records()
+        with self._connect() as db:
+            query = "SELECT id, content_hash, url_key FROM article_records ORDER BY added_at, id"
+            return db.execute(query).fetchall()
+
+    def content_hashes(self) -> dict[str, str]:
+        """Every stored article's content hash, by id (what tells whether an article changed since it was read)."""
+        if not self.exists():
+            return {}
+        self._complete_records()
+        with self._connect() as db:
+            return dict(db.execute("SELECT id, content_hash FROM article_records").fetchall())
+
+    def stories(self, ids: Collection[str] | None = None) -> list[StoryRecord]:
+        """(id, content hash, tenant, title, signature) of the stored articles of `ids` (None: all) that are
+        still there: what the duplicate check compares."""
+        return self._record_columns("id, content_hash, tenant, title, signature", ids)
+
+    def signatures_of(self, ids: Collection[str] | None = None) -> dict[str, bytes | None]:
+        """The near-duplicate signatures of the stored articles of `ids` (None: all) still there."""
+        return dict(self._record_columns("id, signature", ids))
+
+    def whole_article(self, article_id: str) -> Article:
+        """The stored article itself; LibraryArticleGoneError if it was removed."""
+        stored = self.article(article_id)
+        if stored is None:
+            raise LibraryArticleGoneError(f"The stored article {article_id!r} was removed while it was being indexed.")
+        return stored.article
+
+    def _record_columns(self, columns: str, ids: Collection[str] | None) -> list:
+        if not self.exists() or (ids is not None and not ids):
+            return []
+        self._complete_records()
+        query = f"SELECT {columns} FROM article_records"
+        with self._connect() as db:
+            if ids is None:
+                return db.execute(query).fetchall()
+            if len(ids) > _IDS_PER_QUERY * 2:  # most of them, likely: one scan costs less than the lookups
+                chosen = set(ids)
+                return [row for row in db.execute(query) if row[0] in chosen]
+            wanted = list(ids)
+            rows = []
+            for start in range(0, len(wanted), _IDS_PER_QUERY):
+                batch = wanted[start : start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(batch))
+                rows.extend(db.execute(f"{query} WHERE id IN ({marks})", batch).fetchall())
+            return rows
+
+    def _complete_records(self) -> None:
+        """Give a record to every stored article without one (stored before records existed, or by an older
+        Byline sharing the file): each is parsed once. Every record has its article (the foreign key, on in
+        every connection Byline opens), so equal counts (read from the tables' indexes) mean nothing is
+        missing; otherwise records left by a deletion with foreign keys off are dropped too."""
+        with self._connect() as db:
+            articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            recorded = db.execute("SELECT count(*) FROM article_records").fetchone()[0]
+            made_as = db.execute("SELECT value FROM meta WHERE key = 'record_format'").fetchone()
+        if made_as != (RECORD_FORMAT,):
+            with self._connect(write=True) as db:
+                db.execute("DELETE FROM article_records")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('record_format', ?)", (RECORD_FORMAT,))
+            recorded = 0
+        if articles == recorded:
+            return
+        with self._connect(write=True) as db:  # records of articles deleted with foreign keys off
+            db.execute("DELETE FROM article_records WHERE id NOT IN (SELECT id FROM articles)")
+        while True:
+            with self._connect(write=True) as db:
+                rows = db.execute(
+                    "SELECT id, url_key, added_at, data, signature FROM articles "
+                    "WHERE id NOT IN (SELECT id FROM article_records) LIMIT ?",
+                    (_RECORD_BATCH,),
+                ).fetchall()
+                db.executemany(
+                    "INSERT INTO article_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        _record_row(Article.model_validate_json(data), key, added_at, signature)
+                        for _, key, added_at, data, signature in rows
+                    ],
+                )
+            if len(rows) < _RECORD_BATCH:
+                return
 
     def add_also_in(self, article_id: str, url_key: str, also: AlsoIn) -> bool:
         """Record that the story of `article_id` also ran at `also`; False if that was known already."""
@@ -269,6 +473,7 @@ class Library:
                         [(stored.tenant, key, now().isoformat()) for key in keys],
                     )
                 db.execute("DELETE FROM also_in WHERE article_id = ?", (article_id,))
+                db.execute("DELETE FROM article_records WHERE id = ?", (article_id,))
                 db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return removed
 
@@ -294,15 +499,7 @@ class Library:
         """(article id, tenant, signature) of every stored article."""
         if not self.exists():
             return []
-        with self._connect() as db:
-            return db.execute("SELECT id, tenant, signature FROM articles").fetchall()
-
-    def stories(self) -> list[tuple[str, str, str, bytes | None]]:
-        """(article id, tenant, title, signature) of every stored article: what the duplicate check compares."""
-        if not self.exists():
-            return []
-        with self._connect() as db:
-            return db.execute("SELECT id, tenant, json_extract(data, '$.title'), signature FROM articles").fetchall()
+        return self._record_columns("id, tenant, signature", None)
 
     def corpus_signatures(self) -> dict[str, tuple[str, bytes | None]]:
         """Cached signatures of corpus-folder articles: id -> (content hash, signature)."""

@@ -5,8 +5,8 @@ the notes) is recorded under the file's path, with the size and modification tim
 then. A file whose size and modification time are still those is not read again: its articles come
 back as KnownArticle, which carries what an index build compares (id, content hash, source file, url)
 and what the duplicate check at ingest compares (title, tenant; url), and reads the file again only when
-the whole article is wanted (`KnownArticle.article()`, e.g. to
-chunk it). So adding one file to a corpus of thousands reads that one file.
+the whole article is wanted (`KnownArticle.article()`, e.g. to chunk it). Library articles come to an
+index build as KnownArticle too, read whole from the library only when wanted. So adding one file to a corpus of thousands reads that one file.
 
 A record is trusted only if the file was last modified well before it was read (RACY_SECONDS), so a
 file changed again within its timestamp's resolution right after it was read is read again, and only
@@ -20,9 +20,10 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from corpus.errors import BylineError, Remedy
@@ -80,29 +81,57 @@ class _UnchangedFile:
             self._articles = read_file(self.corpus_file, self.root, self.options).articles
         return self._articles
 
-
-class KnownArticle:
-    """An article of a corpus file unchanged since it was read: its id, content hash, source file, url, size,
-    title and tenant, without its text. `article()` reads its file again for the whole Article."""
-
-    __slots__ = ("_file", "content_hash", "id", "position", "size", "source_file", "tenant", "title", "url")
-
-    def __init__(self, fields: list, position: int, file: _UnchangedFile) -> None:
-        self.id, self.content_hash, self.source_file, self.url = (str(v) for v in fields[:4])
-        self.size = int(fields[4])
-        self.title, self.tenant = str(fields[5]), str(fields[6])
-        self.position = position
-        self._file = file
-
-    def article(self) -> Article:
-        """The whole article, read from its file again (CorpusFileChangedError if the file changed so that
-        it no longer holds this article where it did)."""
-        articles = self._file.articles()
-        found = articles[self.position] if self.position < len(articles) else None
-        if found is None or found.id != self.id:
-            path = self._file.corpus_file.path
+    def article(self, position: int, article_id: str) -> Article:
+        """The article at `position`, read from the file again (CorpusFileChangedError if the file changed
+        so that it no longer holds this article where it did)."""
+        articles = self.articles()
+        found = articles[position] if position < len(articles) else None
+        if found is None or found.id != article_id:
+            path = self.corpus_file.path
             raise CorpusFileChangedError(f"The corpus file {path} changed while it was being indexed.")
         return found
+
+
+class KnownArticle:
+    """An article known by its record: its id, content hash, source file, url, size, title and tenant,
+    without its text. `article()` reads the whole Article from where it is kept (`load`): an unchanged
+    corpus file read again, or the library (see corpus/gather.py)."""
+
+    __slots__ = ("_load", "content_hash", "id", "size", "source_file", "tenant", "title", "url")
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002 (Article's own name for it)
+        content_hash: str,
+        source_file: str,
+        url: str,
+        size: int,
+        title: str,
+        tenant: str,
+        load: Callable[[], Article],
+    ) -> None:
+        self.id, self.content_hash, self.source_file, self.url = id, content_hash, source_file, url
+        self.size, self.title, self.tenant = size, title, tenant
+        self._load = load
+
+    @classmethod
+    def recorded(cls, fields: Sequence[object], load: Callable[[], Article]) -> KnownArticle:
+        """From a corpus file's record: id, content hash, source file, url, size, title, tenant (_ARTICLE_FIELDS)."""
+        article_id, content_hash, source_file, url, size, title, tenant = fields
+        return cls(
+            str(article_id),
+            str(content_hash),
+            str(source_file),
+            str(url),
+            int(str(size)),
+            str(title),
+            str(tenant),
+            load,
+        )
+
+    def article(self) -> Article:
+        """The whole article (a BylineError if it is no longer where its record says)."""
+        return self._load()
 
 
 def whole(article: Article | KnownArticle) -> Article:
@@ -147,7 +176,10 @@ class CorpusFileRecords:
             if record is not None and stamp is not None and _trusted(record, stamp, corpus_file):
                 fresh[key] = record
                 unchanged = _UnchangedFile(corpus_file, root, options)
-                articles = [KnownArticle(fields, i, unchanged) for i, fields in enumerate(record["articles"])]
+                articles = [
+                    KnownArticle.recorded(fields, partial(unchanged.article, i, str(fields[0])))
+                    for i, fields in enumerate(record["articles"])
+                ]
                 return list(articles), list(record["skipped"]), list(record["notes"])
             read_at = time.time_ns()
             result = read_file(corpus_file, root, options)
