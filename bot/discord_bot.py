@@ -98,6 +98,8 @@ class BylineBot(commands.Bot):
         error: BylineError | None = None
         try:
             await self.in_question_thread(self.service.warm_up)
+            if self.ingest is not None:
+                await self.in_question_thread(self.ingest.warm_up)
         except BylineError as expected:  # e.g. no index yet: the bot serves /status and /reindex meanwhile
             error = expected
             log.warning("The index is not available: %s", expected)

@@ -11,6 +11,7 @@ indexes what was stored (nothing is lost).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,8 @@ from corpus.models import Article
 from embeddings.indexer import IndexBusyError, ProgressCallback
 
 INDEX_WAIT_SECONDS = 600.0
+
+log = logging.getLogger(__name__)
 
 
 class LibraryDisabledError(BylineError):
@@ -125,6 +128,15 @@ class IngestService:
 
     def close(self) -> None:
         self.fetcher.close()
+
+    def warm_up(self) -> None:
+        """Know the stored and corpus-folder articles for duplicate checks now (the bot runs this before it
+        reports ready), so the first add after a start costs what the next ones do. A failure here is logged
+        and left to that first add, which reports it."""
+        try:
+            self.ingestor.prepare()
+        except (BylineError, OSError) as error:
+            log.warning("The stored articles were not compared for duplicate checks at start: %s", error)
 
     # --- adding
 

@@ -175,11 +175,13 @@ class Byline:
             self._know_corpus_stories(self.library)
 
     def _know_corpus_stories(self, library: Library) -> None:
-        """Compare the corpus folder's articles for duplicate checks now (0.5 s at 8,621 articles), so the
-        first link or upload after a start compares only what changed since. A failure here is left to
-        that first add, which reports it."""
+        """Compare the corpus folder's articles for duplicate checks now (0.5 s at 8,621 articles), and the
+        library's with them, so the first link, upload or reindex after a start compares only what changed
+        since. A failure here is left to that first add or reindex, which reports it."""
         try:
             self.corpus_stories.update(self.corpus_articles(), library)
+            if library.exists():
+                self.library_folds.fold(library.record_keys(), self.corpus_stories, library)
         except (BylineError, OSError) as error:
             log.warning("The corpus folder's articles were not compared at start: %s", error)
 

@@ -473,6 +473,11 @@ class Ingestor:
 
     # --- keeping each story once
 
+    def prepare(self) -> None:
+        """Compare the library's and the corpus folder's articles now (about 5 s for the first 86,000 stored
+        articles), so the first add after a start compares only what changed since."""
+        self._refresh()
+
     def _refresh(self) -> None:
         """Bring what duplicates are checked against up to the library and the corpus folder as they are now
         (only what changed since the last refresh is compared again)."""

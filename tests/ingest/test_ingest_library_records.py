@@ -127,3 +127,32 @@ def test_an_add_sees_what_another_process_stored_and_reads_only_that(
     finally:
         bot.close()
         cli.close()
+
+
+def test_a_started_service_has_compared_the_stored_articles_before_the_first_add(
+    site: NewsSite, encoder: Encoder, tmp_path: Path
+) -> None:
+    first = make_service(encoder, tmp_path)
+    try:
+        [spotify] = first.add_links([publish(site, SPOTIFY, "/news/spotify")]).added
+    finally:
+        first.close()
+    restarted = IngestService(counting_byline(encoder, tmp_path), local_fetch_settings(), FeedsSettings(workers=2))
+    library = restarted.byline.library
+    assert isinstance(library, CountingLibrary)
+    try:
+        restarted.byline.warm_up()  # what the bot runs before it reports ready, then:
+        restarted.warm_up()
+        assert library.stories_read == [spotify.id]
+        library.stories_read.clear()
+
+        [beeper] = restarted.add_links([publish(site, BEEPER, "/news/beeper")]).added
+        decided = restarted.byline.library_folds.decided_last
+        [outcome] = restarted.add_links([wire_copy(site, SPOTIFY, "/wire/spotify")]).outcomes
+    finally:
+        restarted.close()
+
+    assert decided == 1, "the first reindex after the start compares only the new article with the corpus"
+    assert outcome.duplicate is not None and outcome.duplicate.kept_id == spotify.id
+    assert library.stories_read == [], "the first adds after the start read no stored article's story again"
+    assert beeper.id in library.read_whole
