@@ -97,9 +97,7 @@ class BylineBot(commands.Bot):
         started = time.monotonic()
         error: BylineError | None = None
         try:
-            await self.in_question_thread(self.service.warm_up)
-            if self.ingest is not None:
-                await self.in_question_thread(self.ingest.warm_up)
+            await self.in_question_thread(self._warm_up)
         except BylineError as expected:  # e.g. no index yet: the bot serves /status and /reindex meanwhile
             error = expected
             log.warning("The index is not available: %s", expected)
@@ -107,6 +105,13 @@ class BylineBot(commands.Bot):
             log.exception("Unexpected error while loading the model and the index")
         self.warm_up = WarmUp(time.monotonic() - started, error)
         log.info("Model and index loaded in %.1f s", self.warm_up.seconds)
+
+    def _warm_up(self) -> None:
+        """The model, the index and what duplicate checks compare, loaded at once (in one call: a start that
+        fails meanwhile closes the pools)."""
+        self.service.warm_up()
+        if self.ingest is not None:
+            self.ingest.warm_up()
 
     async def sync_commands(self) -> None:
         """Sync to the development guild when one is set (instant), otherwise globally (up to an hour)."""
