@@ -496,7 +496,11 @@ class _Embedder:
         keys = [self.key(chunk) for chunk in chunks]
         # A chunk whose vector was cached keeps it (rankings do not move); its sentences are new.
         vectors = np.vstack([cached_vectors.get(key, found.passages[i]) for i, key in enumerate(keys)])
-        sentence_vectors = [found.spans_of(i).astype(np.float16) for i in range(len(chunks))]
+        # One float16 matrix for the batch, each chunk's rows a view of it: a million small arrays would
+        # stay in the heap after the segment is assembled; a batch's matrix goes once its chunks are taken.
+        batch_sentences = found.spans.astype(np.float16)
+        offsets = found.span_offsets
+        sentence_vectors = [batch_sentences[offsets[i] : offsets[i + 1]] for i in range(len(chunks))]
         with writing_database(self.index_path, self.index_path / CACHE_FILE):
             self.cache.put_many(keys, vectors, list(zip(spans, sentence_vectors)))
         for i, key in enumerate(keys):
@@ -516,22 +520,30 @@ def _segment_data(
     """The new articles' chunks as a segment, ids numbered from `first_id` in article order."""
     chunks = [chunk for item in chunked for chunk in item.chunks]
     owners = np.array([item.position for item in chunked for _ in item.chunks], dtype=np.int32)
-    embedded = [embedder.done[embedder.key(chunk)] for chunk in chunks]
+    keys = [embedder.key(chunk) for chunk in chunks]
     dimension = embedder.encoder.dimension
-    lengths = [len(e.spans) for e in embedded]
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum([len(embedder.done[key].spans) for key in keys], out=offsets[1:])
+    vectors = np.empty((len(chunks), dimension), dtype=np.float32)
+    spans = np.empty((int(offsets[-1]), 2), dtype=np.int32)
+    sentences = np.empty((int(offsets[-1]), dimension), dtype=np.float16)
+    # Each chunk's arrays are copied into the segment's and let go of at once (a chunk repeated in the corpus
+    # is embedded once: its last use lets go), so the build never holds every sentence vector twice.
+    last_use = {key: i for i, key in enumerate(keys)}
+    for i, key in enumerate(keys):
+        embedded = embedder.done.pop(key) if last_use[key] == i else embedder.done[key]
+        vectors[i] = embedded.vector
+        spans[offsets[i] : offsets[i + 1]] = embedded.spans
+        sentences[offsets[i] : offsets[i + 1]] = embedded.sentences
     return SegmentData(
         articles=articles,
         chunks=chunks,
         ids=np.arange(first_id, first_id + len(chunks), dtype=np.int64),
         chunk_articles=owners,
-        vectors=np.vstack([e.vector for e in embedded]).astype(np.float32)
-        if chunks
-        else np.zeros((0, dimension), np.float32),
+        vectors=vectors,
         sentence_offsets=offsets,
-        sentence_spans=np.vstack([e.spans for e in embedded]) if chunks else np.zeros((0, 2), np.int32),
-        sentence_vectors=np.vstack([e.sentences for e in embedded]) if chunks else np.zeros((0, dimension), np.float16),
+        sentence_spans=spans,
+        sentence_vectors=sentences,
         tokens=TokenTable.of([tokens for item in chunked for tokens in item.tokens]),
     )
 

@@ -77,7 +77,7 @@ def write_segment(folder: Path, data: SegmentData, stats: LexicalStats | None, h
         store.close()  # its files stay mapped otherwise, for as long as a traceback holds it
     write_file(folder / "chunks.sqlite", _metadata_image(data))
     write_npy(folder / "chunk_articles.npy", data.chunk_articles.astype(np.int32))
-    write_npy(folder / "sentences.npy", data.sentence_vectors.astype(np.float16))
+    write_npy(folder / "sentences.npy", data.sentence_vectors.astype(np.float16, copy=False))
     write_npy(folder / "sentence_offsets.npy", data.sentence_offsets.astype(np.int64))
     write_npy(folder / "sentence_spans.npy", data.sentence_spans.astype(np.int32))
     data.tokens.save(folder)

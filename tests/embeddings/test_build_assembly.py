@@ -1,0 +1,61 @@
+"""The segment a build assembles: each chunk keeps the sentence vectors its own forward pass gave, also a chunk
+two articles share (embedded once, stored twice), and a rebuild from the embedding cache stores the same
+(real model, real index files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+from embeddings.store import open_index
+from tests.conftest import front_matter_article, write_corpus
+from tests.embeddings.test_indexer import SETTINGS, build
+
+SHARED = (
+    "The harbour council approved the new ferry timetable on Monday. Ferries will now run every twenty "
+    "minutes between the island and the mainland."
+)
+
+
+def _stored_sentences(encoder: Encoder, index: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    with open_index(index, encoder.model_name, SETTINGS) as snapshot:
+        return [
+            (chunk.text, *segment.sentences(row))
+            for segment in snapshot.segments
+            for row, chunk in segment.all_chunks()
+        ]
+
+
+def test_each_chunk_keeps_its_own_sentence_vectors_also_one_two_articles_share(
+    encoder: Encoder, tmp_path: Path
+) -> None:
+    files = {
+        "ferry.md": front_matter_article("Ferry timetable", "Harbour News", "2023-11-01", [SHARED]),
+        "ferry-copy.md": front_matter_article("Ferries every twenty minutes", "Coast Daily", "2023-11-02", [SHARED]),
+        "bridge.md": front_matter_article(
+            "Bridge repairs",
+            "Harbour News",
+            "2023-11-03",
+            ["Engineers closed the old bridge for repairs. The work will take three weeks, the council said."],
+        ),
+    }
+    corpus = write_corpus(tmp_path / "corpus", files)
+    build(encoder, corpus, tmp_path / "index")
+    stored = _stored_sentences(encoder, tmp_path / "index")
+
+    assert [text for text, _, _ in stored].count(SHARED) == 2
+    for text, spans, vectors in stored:
+        expected = encoder.encode_with_spans([text], [[tuple(span) for span in spans.tolist()]]).spans_of(0)
+        assert len(spans) >= 2 and vectors.shape == expected.shape
+        np.testing.assert_allclose(vectors, expected, atol=2e-3)  # stored as float16
+
+    (tmp_path / "index" / "CURRENT").unlink()  # a rebuild from scratch, every vector from the cache
+    rebuilt = build(encoder, corpus, tmp_path / "index")
+    assert rebuilt.chunks_embedded == 0
+    again = _stored_sentences(encoder, tmp_path / "index")
+    assert [text for text, _, _ in again] == [text for text, _, _ in stored]
+    for (_, spans, vectors), (_, spans_again, vectors_again) in zip(stored, again, strict=True):
+        np.testing.assert_array_equal(spans_again, spans)
+        np.testing.assert_array_equal(vectors_again, vectors)
