@@ -3,7 +3,9 @@ served ones (or merge everything into one), then swap the new generation in."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -20,9 +22,10 @@ from embeddings.chunk_pool import ChunkedArticle, chunk_articles
 from embeddings.chunking import Chunk, ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import writing_database, writing_to
-from embeddings.lexical import TokenTable
+from embeddings.lexical import TokenTable, TokenTableBuilder
 from embeddings.segment import Segment, SegmentData
 from embeddings.store import (
+    SCRATCH_PREFIX,
     GenerationPlan,
     IndexSnapshot,
     IndexUnavailableError,
@@ -39,6 +42,7 @@ from embeddings.vectors import VectorStore, VectorStoreSettings, open_shared_sto
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
 EMBED_BATCH = 64
+SENTENCE_READS = 4096  # chunks whose sentence vectors are read from the cache at once
 CACHE_FILE = "embedding-cache.sqlite"
 PROGRESS_SECONDS = 0.5  # least time between two progress reports while chunking
 
@@ -184,8 +188,9 @@ class _Build:
         with _saving_vectors(self.index_path):
             cache = EmbeddingCache(self.index_path / CACHE_FILE, self.encoder.dimension)
         shared = self._shared_store(previous)
+        scratch = self.index_path / f"{SCRATCH_PREFIX}{uuid.uuid4().hex}-sentences.npy"
         try:
-            new = self._new_segment(to_chunk, first_id, cache)
+            new = self._new_segment(to_chunk, first_id, cache, scratch)
             plan = self._plan(kept, new, dead_ids)
             self.tracker.stage("writing")
             generation = self._write(plan, previous, new)
@@ -205,6 +210,7 @@ class _Build:
                 shared.remove(removed_ids(served))  # gone from both generations readers may be on now
         finally:
             cache.close()
+            scratch.unlink(missing_ok=True)  # a segment still mapping it keeps its pages until let go
             if shared is not None:
                 shared.close()
         report.articles = len(self.articles)
@@ -234,18 +240,21 @@ class _Build:
         report.segments = len(served.segments)
         return report
 
-    def _new_segment(self, articles: list[Article], first_id: int, cache: EmbeddingCache) -> SegmentData:
-        """Chunk, tokenize and embed `articles` (vectors from the cache where it has them)."""
+    def _new_segment(self, articles: list[Article], first_id: int, cache: EmbeddingCache, scratch: Path) -> SegmentData:
+        """Chunk, tokenize and embed `articles` (vectors from the cache where it has them); the segment's
+        sentence vectors are gathered into the file `scratch` (memory-mapped), not into memory."""
         embedder = _Embedder(self.index_path, self.encoder, cache, self.tracker)
         chunked: list[ChunkedArticle] = []
+        tokens = TokenTableBuilder()
         stream = chunk_articles(articles, self.encoder.tokenizer, self.chunker_settings, self.options.workers)
         for item in stream:
-            chunked.append(item)
+            tokens.add(item.tokens)
+            chunked.append(dataclasses.replace(item, tokens=[]))  # kept as ids in `tokens`
             self.tracker.chunked(len(item.chunks))
             embedder.queue(item.position, item.chunks)
         embedder.finish()
         self.report.chunks_embedded = embedder.embedded
-        return _segment_data(articles, chunked, embedder, first_id)
+        return _segment_data(articles, chunked, embedder, first_id, tokens.table(), scratch)
 
     def _plan(self, kept: list[tuple[Segment, np.ndarray]], new: SegmentData, dead_ids: np.ndarray) -> GenerationPlan:
         """Keep the served segments and add the new one; when the rows outside the first segment (and those
@@ -432,9 +441,17 @@ class _Tracker:
 
 @dataclass
 class _Embedded:
+    """A chunk's vector and its sentences' spans; their vectors wait in the embedding cache until the segment
+    is assembled (held here, a million chunks' would take 9 GB)."""
+
     vector: np.ndarray
     spans: np.ndarray
-    sentences: np.ndarray
+
+
+class SentencesLostError(BylineError):
+    """The embedding cache lost sentence vectors while the index was being built."""
+
+    remedy = Remedy.RETRY_LATER
 
 
 class _Embedder:
@@ -477,7 +494,7 @@ class _Embedder:
             spans = _spans_of(by_key[key])
             cached = sentences.get(key)
             if key in vectors and cached is not None and np.array_equal(cached[0], spans):
-                self.done[key] = _Embedded(vectors[key], spans, cached[1])
+                self.done[key] = _Embedded(vectors[key], spans)
             else:
                 missing.append(key)
         in_model = sum(
@@ -496,15 +513,11 @@ class _Embedder:
         keys = [self.key(chunk) for chunk in chunks]
         # A chunk whose vector was cached keeps it (rankings do not move); its sentences are new.
         vectors = np.vstack([cached_vectors.get(key, found.passages[i]) for i, key in enumerate(keys)])
-        # One float16 matrix for the batch, each chunk's rows a view of it: a million small arrays would
-        # stay in the heap after the segment is assembled; a batch's matrix goes once its chunks are taken.
-        batch_sentences = found.spans.astype(np.float16)
-        offsets = found.span_offsets
-        sentence_vectors = [batch_sentences[offsets[i] : offsets[i + 1]] for i in range(len(chunks))]
+        sentence_vectors = [found.spans_of(i).astype(np.float16) for i in range(len(chunks))]
         with writing_database(self.index_path, self.index_path / CACHE_FILE):
             self.cache.put_many(keys, vectors, list(zip(spans, sentence_vectors)))
         for i, key in enumerate(keys):
-            self.done[key] = _Embedded(vectors[i], spans[i], sentence_vectors[i])
+            self.done[key] = _Embedded(vectors[i], spans[i])
         self.embedded += len(chunks)
         return in_model
 
@@ -515,37 +528,62 @@ def _spans_of(chunk: Chunk) -> np.ndarray:
 
 
 def _segment_data(
-    articles: list[Article], chunked: list[ChunkedArticle], embedder: _Embedder, first_id: int
+    articles: list[Article],
+    chunked: list[ChunkedArticle],
+    embedder: _Embedder,
+    first_id: int,
+    tokens: TokenTable,
+    scratch: Path,
 ) -> SegmentData:
-    """The new articles' chunks as a segment, ids numbered from `first_id` in article order."""
+    """The new articles' chunks as a segment, ids numbered from `first_id` in article order; its sentence
+    vectors read back from the embedding cache into `scratch`, a file mapped in memory."""
     chunks = [chunk for item in chunked for chunk in item.chunks]
     owners = np.array([item.position for item in chunked for _ in item.chunks], dtype=np.int32)
     keys = [embedder.key(chunk) for chunk in chunks]
     dimension = embedder.encoder.dimension
+    embedded = [embedder.done[key] for key in keys]
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
-    np.cumsum([len(embedder.done[key].spans) for key in keys], out=offsets[1:])
-    vectors = np.empty((len(chunks), dimension), dtype=np.float32)
-    spans = np.empty((int(offsets[-1]), 2), dtype=np.int32)
-    sentences = np.empty((int(offsets[-1]), dimension), dtype=np.float16)
-    # Each chunk's arrays are copied into the segment's and let go of at once (a chunk repeated in the corpus
-    # is embedded once: its last use lets go), so the build never holds every sentence vector twice.
-    last_use = {key: i for i, key in enumerate(keys)}
-    for i, key in enumerate(keys):
-        embedded = embedder.done.pop(key) if last_use[key] == i else embedder.done[key]
-        vectors[i] = embedded.vector
-        spans[offsets[i] : offsets[i + 1]] = embedded.spans
-        sentences[offsets[i] : offsets[i + 1]] = embedded.sentences
+    np.cumsum([len(e.spans) for e in embedded], out=offsets[1:])
     return SegmentData(
         articles=articles,
         chunks=chunks,
         ids=np.arange(first_id, first_id + len(chunks), dtype=np.int64),
         chunk_articles=owners,
-        vectors=vectors,
+        vectors=np.vstack([e.vector for e in embedded]).astype(np.float32, copy=False)
+        if chunks
+        else np.zeros((0, dimension), np.float32),
         sentence_offsets=offsets,
-        sentence_spans=spans,
-        sentence_vectors=sentences,
-        tokens=TokenTable.of([tokens for item in chunked for tokens in item.tokens]),
+        sentence_spans=np.vstack([e.spans for e in embedded]) if chunks else np.zeros((0, 2), np.int32),
+        sentence_vectors=_cached_sentences(embedder.cache, keys, embedded, offsets, dimension, scratch),
+        tokens=tokens,
     )
+
+
+def _cached_sentences(
+    cache: EmbeddingCache,
+    keys: list[str],
+    embedded: list[_Embedded],
+    offsets: np.ndarray,
+    dimension: int,
+    scratch: Path,
+) -> np.ndarray:
+    """Every chunk's sentence vectors in chunk order, from the cache (where each was put when embedded, or
+    found), in a float16 matrix mapped from `scratch`."""
+    if not keys:
+        return np.zeros((0, dimension), np.float16)
+    matrix = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.float16, shape=(int(offsets[-1]), dimension))
+    for start in range(0, len(keys), SENTENCE_READS):
+        block = range(start, min(start + SENTENCE_READS, len(keys)))
+        found = cache.get_sentences(list(dict.fromkeys(keys[i] for i in block)))
+        for i in block:
+            hit = found.get(keys[i])
+            if hit is None or not np.array_equal(hit[0], embedded[i].spans):
+                raise SentencesLostError(
+                    "The embedding cache lost sentence vectors while the index was being built; build it again."
+                )
+            matrix[offsets[i] : offsets[i + 1]] = hit[1]
+    matrix.flush()
+    return matrix
 
 
 def _live_data(segment: Segment, dead: np.ndarray) -> SegmentData:

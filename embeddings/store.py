@@ -63,6 +63,7 @@ CURRENT_FILE = "CURRENT"
 POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"
 BUILDING_PREFIX = ".building-"
+SCRATCH_PREFIX = ".scratch-"  # a build's working files beside the index, deleted when it ends
 # How many times a reader follows CURRENT when its generation is swapped out and removed mid-load.
 OPEN_ATTEMPTS = 5
 
@@ -473,9 +474,9 @@ def discarded_unless_served(index_path: Path, generation: Path) -> Iterator[None
 
 
 def remove_leftovers(index_path: Path) -> None:
-    """Delete what interrupted builds leave: unfinished generations and pointer temp files. Call with the
+    """Delete what interrupted builds leave: unfinished generations, pointer temp files and scratch files. Call with the
     build lock held."""
-    for temporary in index_path.glob(POINTER_TEMP_PREFIX + "*"):
+    for temporary in [*index_path.glob(POINTER_TEMP_PREFIX + "*"), *index_path.glob(SCRATCH_PREFIX + "*")]:
         with suppress(OSError):
             temporary.unlink()
     for folder in _generation_folders(index_path, finished=False):

@@ -59,3 +59,21 @@ def test_each_chunk_keeps_its_own_sentence_vectors_also_one_two_articles_share(
     for (_, spans, vectors), (_, spans_again, vectors_again) in zip(stored, again, strict=True):
         np.testing.assert_array_equal(spans_again, spans)
         np.testing.assert_array_equal(vectors_again, vectors)
+
+
+def test_a_build_leaves_no_scratch_file_and_clears_one_an_interrupted_build_left(
+    encoder: Encoder, tmp_path: Path
+) -> None:
+    files = {"ferry.md": front_matter_article("Ferry timetable", "Harbour News", "2023-11-01", [SHARED])}
+    corpus = write_corpus(tmp_path / "corpus", files)
+    index = tmp_path / "index"
+    build(encoder, corpus, index)
+    assert not list(index.glob(".scratch-*"))
+
+    left = index / ".scratch-0123-sentences.npy"  # what a build killed while assembling leaves
+    left.write_bytes(b"\x93NUMPY" + bytes(100))
+    write_corpus(
+        corpus, {"bridge.md": front_matter_article("Bridge", "Harbour News", "2023-11-03", [SHARED + " Again."])}
+    )
+    report = build(encoder, corpus, index)
+    assert report.added and not list(index.glob(".scratch-*"))
