@@ -172,9 +172,9 @@ class Byline:
         self.encoder.encode(["warm-up"])
         self.searcher().search("warm-up", k=1)
         if self.library is not None:
-            self._know_corpus_stories(self.library)
+            self._prepare_duplicate_checks(self.library)
 
-    def _know_corpus_stories(self, library: Library) -> None:
+    def _prepare_duplicate_checks(self, library: Library) -> None:
         """Compare the corpus folder's articles for duplicate checks now (0.5 s at 8,621 articles), and the
         library's with them, so the first link, upload or reindex after a start compares only what changed
         since. A failure here is left to that first add or reindex, which reports it."""

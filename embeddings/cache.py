@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def text_key(model: str, text: str) -> str:
@@ -66,14 +70,18 @@ class EmbeddingCache:
         for leftover in (self._path, self._path.with_name(self._path.name + "-journal")):
             leftover.unlink(missing_ok=True)
 
-    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+    def _read(self, read: Callable[[list[str]], dict[str, T]], keys: list[str]) -> dict[str, T]:
+        """What `read` finds of `keys`; a damaged cache starts over and finds nothing."""
         try:
-            return self._get_many(keys)
+            return read(keys)
         except sqlite3.DatabaseError as error:
             if not _is_damage(error):
                 raise
             self._start_over()
             return {}
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        return self._read(self._get_many, keys)
 
     def _get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -88,13 +96,25 @@ class EmbeddingCache:
 
     def get_sentences(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(spans int32 (n, 2), vectors float16 (n, dimension)) of the texts whose sentences are cached."""
-        try:
-            return self._get_sentences(keys)
-        except sqlite3.DatabaseError as error:
-            if not _is_damage(error):
-                raise
-            self._start_over()
-            return {}
+        return self._read(self._get_sentences, keys)
+
+    def get_sentence_spans(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """The spans (int32 (n, 2)) of the texts whose sentences are cached, without reading their vectors
+        (what a build checks before it counts a text's sentences as cached; it reads them when it assembles)."""
+        return self._read(self._get_sentence_spans, keys)
+
+    def _get_sentence_spans(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        row_bytes = self._dimension * np.dtype(np.float16).itemsize
+        for start in range(0, len(keys), 500):
+            batch = keys[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            query = f"SELECT key, spans, length(vectors) FROM sentences WHERE key IN ({marks})"
+            for key, span_blob, vector_bytes in self._db.execute(query, batch):
+                spans = np.frombuffer(span_blob, dtype=np.int32).reshape(-1, 2)
+                if vector_bytes == len(spans) * row_bytes:
+                    found[key] = spans
+        return found
 
     def _get_sentences(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -488,12 +488,12 @@ class _Embedder:
         by_key = {self.key(chunk): chunk for chunk in chunks if self.key(chunk) not in self.done}
         keys = list(by_key)
         vectors = self.cache.get_many(keys)
-        sentences = self.cache.get_sentences(keys)
+        cached_spans = self.cache.get_sentence_spans(keys)  # their vectors are read when the segment is assembled
         missing = []
         for key in keys:
             spans = _spans_of(by_key[key])
-            cached = sentences.get(key)
-            if key in vectors and cached is not None and np.array_equal(cached[0], spans):
+            cached = cached_spans.get(key)
+            if key in vectors and cached is not None and np.array_equal(cached, spans):
                 self.done[key] = _Embedded(vectors[key], spans)
             else:
                 missing.append(key)

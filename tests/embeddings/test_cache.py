@@ -128,3 +128,21 @@ def test_a_cache_damaged_past_its_first_page_costs_only_time(tmp_path: Path) -> 
     cache.keep_only(set(keys[:10]))  # the end of a build: a damaged cache is simply started over
     assert cache.get_many(keys) == {}
     cache.close()
+
+
+def test_sentence_spans_are_read_without_their_vectors_and_only_where_the_vectors_fit(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.sqlite"
+    fits, other_dimension = text_key("m", "fits"), text_key("m", "other")
+    spans = np.array([[0, 5], [6, 12]], dtype=np.int32)
+    cache = EmbeddingCache(path, DIMENSION)
+    cache.put_many([fits], vectors(1), [(spans, vectors(2, seed=1).astype(np.float16))])
+    cache.close()
+    old = EmbeddingCache(path, 4)  # e.g. left by a model with other vectors
+    old.put_many([other_dimension], np.ones((1, 4), dtype=np.float32), [(spans, np.ones((2, 4), dtype=np.float16))])
+    old.close()
+
+    cache = EmbeddingCache(path, DIMENSION)
+    found = cache.get_sentence_spans([fits, other_dimension, text_key("m", "never stored")])
+    assert list(found) == [fits]
+    np.testing.assert_array_equal(found[fits], spans)
+    assert list(cache.get_sentences([fits, other_dimension])) == [fits]
