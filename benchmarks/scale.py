@@ -28,6 +28,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,6 +38,7 @@ from checkouts import ONE_MORE_FILE, write_one_more_article  # noqa: E402
 
 from bot.service import Byline  # noqa: E402
 from bot.settings import AnswerSettings, IndexSettings, load_section  # noqa: E402
+from embeddings.indexer import BuildProgress  # noqa: E402
 
 
 def synthetic_corpus(folder: Path, chunks: int, source: Path) -> int:
@@ -59,6 +61,25 @@ def synthetic_corpus(folder: Path, chunks: int, source: Path) -> int:
             (folder / f"part-{written:07d}.jsonl").write_text("\n".join(batch) + "\n", encoding="utf-8")
             batch = []
     return written
+
+
+def progress_lines(every: float) -> Callable[[BuildProgress], None]:
+    """A build progress callback printing one line at most every `every` seconds (a long build run with its
+    output to a file shows where it is, and its memory)."""
+    last = [0.0]
+
+    def show(progress: BuildProgress) -> None:
+        if progress.elapsed - last[0] < every:
+            return
+        last[0] = progress.elapsed
+        print(
+            f"  {progress.elapsed:,.0f} s {progress.stage}: articles chunked {progress.articles_chunked:,} of "
+            f"{progress.articles_to_chunk:,}, chunks {progress.chunks_done:,} of about {progress.chunks_total:,} "
+            f"({progress.chunks_embedded:,} through the model); resident memory {rss_mb():,.0f} MB",
+            flush=True,
+        )
+
+    return show
 
 
 def rss_mb() -> float:
@@ -96,7 +117,7 @@ def main() -> None:
         builder = Byline(settings, AnswerSettings(), with_library=False)
         builder.encoder.encode(["warm up"])
         started = time.perf_counter()
-        outcome = builder.reindex()
+        outcome = builder.reindex(progress_lines(every=60.0))
         seconds = time.perf_counter() - started
         report = outcome.report
         print(
