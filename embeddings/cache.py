@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -85,14 +85,17 @@ class EmbeddingCache:
 
     def _get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
+        for key, blob in self._rows("key, vector FROM vectors", keys):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.shape == (self._dimension,):
+                found[key] = vector
+        return found
+
+    def _rows(self, selection: str, keys: list[str]) -> Iterator[tuple]:
+        """`SELECT <selection> WHERE key IN keys`, 500 keys a query (SQLite's limit on parameters)."""
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.shape == (self._dimension,):
-                    found[key] = vector
-        return found
+            yield from self._db.execute(f"SELECT {selection} WHERE key IN ({','.join('?' * len(batch))})", batch)
 
     def get_sentences(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(spans int32 (n, 2), vectors float16 (n, dimension)) of the texts whose sentences are cached."""
@@ -106,27 +109,19 @@ class EmbeddingCache:
     def _get_sentence_spans(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         row_bytes = self._dimension * np.dtype(np.float16).itemsize
-        for start in range(0, len(keys), 500):
-            batch = keys[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT key, spans, length(vectors) FROM sentences WHERE key IN ({marks})"
-            for key, span_blob, vector_bytes in self._db.execute(query, batch):
-                spans = np.frombuffer(span_blob, dtype=np.int32).reshape(-1, 2)
-                if vector_bytes == len(spans) * row_bytes:
-                    found[key] = spans
+        for key, span_blob, vector_bytes in self._rows("key, spans, length(vectors) FROM sentences", keys):
+            spans = np.frombuffer(span_blob, dtype=np.int32).reshape(-1, 2)
+            if vector_bytes == len(spans) * row_bytes:
+                found[key] = spans
         return found
 
     def _get_sentences(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for start in range(0, len(keys), 500):
-            batch = keys[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT key, spans, vectors FROM sentences WHERE key IN ({marks})"
-            for key, span_blob, vector_blob in self._db.execute(query, batch):
-                spans = np.frombuffer(span_blob, dtype=np.int32).reshape(-1, 2)
-                vectors = np.frombuffer(vector_blob, dtype=np.float16)
-                if vectors.size == len(spans) * self._dimension:
-                    found[key] = (spans, vectors.reshape(len(spans), self._dimension))
+        for key, span_blob, vector_blob in self._rows("key, spans, vectors FROM sentences", keys):
+            spans = np.frombuffer(span_blob, dtype=np.int32).reshape(-1, 2)
+            vectors = np.frombuffer(vector_blob, dtype=np.float16)
+            if vectors.size == len(spans) * self._dimension:
+                found[key] = (spans, vectors.reshape(len(spans), self._dimension))
         return found
 
     def put_many(
