@@ -183,7 +183,7 @@ class Byline:
             if library.exists():
                 self.library_folds.fold(library.record_keys(), self.corpus_stories, library)
         except (BylineError, OSError) as error:
-            log.warning("The corpus folder's articles were not compared at start: %s", error)
+            log.warning("The corpus folder's and the library's articles were not compared at start: %s", error)
 
     def corpus_articles(self) -> list[Article | KnownArticle]:
         """The corpus folder's articles, reading only the files changed since they were recorded."""
