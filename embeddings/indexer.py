@@ -4,6 +4,7 @@ served ones (or merge everything into one), then swap the new generation in."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
 EMBED_BATCH = 64
 SENTENCE_READS = 4096  # chunks whose sentence vectors are read from the cache at once
+MERGE_ROWS = 65_536  # sentence vectors copied at once by a merge (48 MB at 384 dimensions)
 CACHE_FILE = "embedding-cache.sqlite"
 PROGRESS_SECONDS = 0.5  # least time between two progress reports while chunking
 
@@ -188,10 +190,10 @@ class _Build:
         with _saving_vectors(self.index_path):
             cache = EmbeddingCache(self.index_path / CACHE_FILE, self.encoder.dimension)
         shared = self._shared_store(previous)
-        scratch = self.index_path / f"{SCRATCH_PREFIX}{uuid.uuid4().hex}-sentences.npy"
+        scratch = _ScratchFiles(self.index_path)
         try:
             new = self._new_segment(to_chunk, first_id, cache, scratch)
-            plan = self._plan(kept, new, dead_ids)
+            plan = self._plan(kept, new, dead_ids, scratch)
             self.tracker.stage("writing")
             generation = self._write(plan, previous, new)
             with discarded_unless_served(self.index_path, generation):
@@ -210,7 +212,7 @@ class _Build:
                 shared.remove(removed_ids(served))  # gone from both generations readers may be on now
         finally:
             cache.close()
-            scratch.unlink(missing_ok=True)  # a segment still mapping it keeps its pages until let go
+            scratch.remove()
             if shared is not None:
                 shared.close()
         report.articles = len(self.articles)
@@ -240,9 +242,11 @@ class _Build:
         report.segments = len(served.segments)
         return report
 
-    def _new_segment(self, articles: list[Article], first_id: int, cache: EmbeddingCache, scratch: Path) -> SegmentData:
+    def _new_segment(
+        self, articles: list[Article], first_id: int, cache: EmbeddingCache, scratch: _ScratchFiles
+    ) -> SegmentData:
         """Chunk, tokenize and embed `articles` (vectors from the cache where it has them); the segment's
-        sentence vectors are gathered into the file `scratch` (memory-mapped), not into memory."""
+        sentence vectors are gathered into a scratch file (memory-mapped), not into memory."""
         embedder = _Embedder(self.index_path, self.encoder, cache, self.tracker)
         chunked: list[ChunkedArticle] = []
         tokens = TokenTableBuilder()
@@ -256,7 +260,9 @@ class _Build:
         self.report.chunks_embedded = embedder.embedded
         return _segment_data(articles, chunked, embedder, first_id, tokens.table(), scratch)
 
-    def _plan(self, kept: list[tuple[Segment, np.ndarray]], new: SegmentData, dead_ids: np.ndarray) -> GenerationPlan:
+    def _plan(
+        self, kept: list[tuple[Segment, np.ndarray]], new: SegmentData, dead_ids: np.ndarray, scratch: _ScratchFiles
+    ) -> GenerationPlan:
         """Keep the served segments and add the new one; when the rows outside the first segment (and those
         marked gone) are too many, merge everything into one; when only the segments are too many, merge
         those after the first, so that the cost is that of the small segments, not of the whole index."""
@@ -264,11 +270,11 @@ class _Build:
         # A segment after the first whose rows all went is left out: nothing of it is served.
         kept = [(segment, dead) for i, (segment, dead) in enumerate(kept) if i == 0 or segment.rows > len(dead)]
         if not kept or _full_merge_due(kept, len(new), options):
-            merged = _merge([*(_live_data(segment, dead) for segment, dead in kept), new])
+            merged = _merge([*(_live_data(segment, dead, scratch) for segment, dead in kept), new], scratch)
             return GenerationPlan(new=merged, removed_ids=dead_ids)
         stats = kept[0][0].lexical_stats()
         if len(kept) + (1 if len(new) else 0) > options.max_segments:
-            small = _merge([*(_live_data(segment, dead) for segment, dead in kept[1:]), new])
+            small = _merge([*(_live_data(segment, dead, scratch) for segment, dead in kept[1:]), new], scratch)
             return GenerationPlan(kept=kept[:1], new=small, lexical_stats=stats, removed_ids=dead_ids)
         return GenerationPlan(kept=kept, new=new, lexical_stats=stats, removed_ids=dead_ids)
 
@@ -533,10 +539,10 @@ def _segment_data(
     embedder: _Embedder,
     first_id: int,
     tokens: TokenTable,
-    scratch: Path,
+    scratch: _ScratchFiles,
 ) -> SegmentData:
     """The new articles' chunks as a segment, ids numbered from `first_id` in article order; its sentence
-    vectors read back from the embedding cache into `scratch`, a file mapped in memory."""
+    vectors read back from the embedding cache into a scratch file mapped in memory."""
     chunks = [chunk for item in chunked for chunk in item.chunks]
     owners = np.array([item.position for item in chunked for _ in item.chunks], dtype=np.int32)
     keys = [embedder.key(chunk) for chunk in chunks]
@@ -559,19 +565,43 @@ def _segment_data(
     )
 
 
+class _ScratchFiles:
+    """A build's working files in the index folder (so on the index's disk), deleted when it ends; one an
+    interrupted build leaves is deleted by the next (`remove_leftovers`)."""
+
+    def __init__(self, index_path: Path) -> None:
+        self.index_path = index_path
+        self.paths: list[Path] = []
+
+    def matrix(self, rows: int, dimension: int) -> np.memmap:
+        """A new float16 matrix mapped from a scratch file whose blocks are all reserved: a disk too full
+        for it fails here, with a clear error, rather than when a page of the mapping is first written."""
+        path = self.index_path / f"{SCRATCH_PREFIX}{uuid.uuid4().hex}-sentences.npy"
+        self.paths.append(path)
+        with writing_to(self.index_path):
+            matrix = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(rows, dimension))
+            with open(path, "r+b") as handle:
+                os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        return matrix
+
+    def remove(self) -> None:
+        for path in self.paths:
+            path.unlink(missing_ok=True)  # a segment still mapping it keeps its pages until let go
+
+
 def _cached_sentences(
     cache: EmbeddingCache,
     keys: list[str],
     embedded: list[_Embedded],
     offsets: np.ndarray,
     dimension: int,
-    scratch: Path,
+    scratch: _ScratchFiles,
 ) -> np.ndarray:
     """Every chunk's sentence vectors in chunk order, from the cache (where each was put when embedded, or
-    found), in a float16 matrix mapped from `scratch`."""
+    found), in a float16 matrix mapped from a scratch file."""
     if not keys:
         return np.zeros((0, dimension), np.float16)
-    matrix = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.float16, shape=(int(offsets[-1]), dimension))
+    matrix = scratch.matrix(int(offsets[-1]), dimension)
     for start in range(0, len(keys), SENTENCE_READS):
         block = range(start, min(start + SENTENCE_READS, len(keys)))
         found = cache.get_sentences(list(dict.fromkeys(keys[i] for i in block)))
@@ -586,8 +616,9 @@ def _cached_sentences(
     return matrix
 
 
-def _live_data(segment: Segment, dead: np.ndarray) -> SegmentData:
-    """Everything a segment holds about its rows that stay, for a merge."""
+def _live_data(segment: Segment, dead: np.ndarray, scratch: _ScratchFiles) -> SegmentData:
+    """Everything a segment holds about its rows that stay, for a merge; their sentence vectors are the
+    segment's own file when every row stays, else copied into a scratch file."""
     live = np.setdiff1d(np.arange(segment.rows), dead)
     article_rows = np.unique(segment.chunk_articles[live]) if len(live) else np.zeros(0, dtype=np.int64)
     renumber = {int(old): new for new, old in enumerate(article_rows)}
@@ -595,6 +626,10 @@ def _live_data(segment: Segment, dead: np.ndarray) -> SegmentData:
     chunks = [chunk for row, chunk in segment.all_chunks() if row in wanted]
     first, last = segment.sentence_offsets[live], segment.sentence_offsets[live + 1]
     positions, offsets = _ragged(first, last)
+    if len(dead):
+        sentences = _rows_into(scratch, [(segment.sentence_vectors, positions)])
+    else:
+        sentences = segment.sentence_vectors  # memory-mapped
     return SegmentData(
         articles=[segment.article(int(row)) for row in article_rows],
         chunks=chunks,
@@ -603,7 +638,7 @@ def _live_data(segment: Segment, dead: np.ndarray) -> SegmentData:
         vectors=np.asarray(segment.vectors[live], dtype=np.float32),
         sentence_offsets=offsets,
         sentence_spans=np.asarray(segment.sentence_spans[positions], dtype=np.int32),
-        sentence_vectors=np.asarray(segment.sentence_vectors[positions], dtype=np.float16),
+        sentence_vectors=sentences,
         tokens=segment.tokens().take(live),
     )
 
@@ -617,8 +652,29 @@ def _ragged(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return positions.astype(np.int64), offsets
 
 
-def _merge(parts: list[SegmentData]) -> SegmentData:
-    """One segment of all these parts, in order (their ids ascending across parts)."""
+def _rows_into(scratch: _ScratchFiles, sources: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+    """The rows `positions` (None: all) of each source matrix, one source after the other, in a float16
+    matrix mapped from a scratch file. Copied a block at a time: a merge at archive scale moves gigabytes
+    of sentence vectors, which would otherwise be held in memory, twice."""
+    sizes = [len(matrix) if positions is None else len(positions) for matrix, positions in sources]
+    dimension = sources[0][0].shape[1]
+    if not sum(sizes):
+        return np.zeros((0, dimension), np.float16)
+    target = scratch.matrix(sum(sizes), dimension)
+    at = 0
+    for (matrix, positions), size in zip(sources, sizes):
+        for start in range(0, size, MERGE_ROWS):
+            stop = min(start + MERGE_ROWS, size)
+            block = matrix[start:stop] if positions is None else matrix[positions[start:stop]]
+            target[at + start : at + stop] = block
+        at += size
+    target.flush()
+    return target
+
+
+def _merge(parts: list[SegmentData], scratch: _ScratchFiles) -> SegmentData:
+    """One segment of all these parts, in order (their ids ascending across parts); the sentence vectors
+    are gathered into a scratch file."""
     nonempty = [p for p in parts if len(p)]
     if len(nonempty) <= 1:
         return nonempty[0] if nonempty else parts[-1]
@@ -638,6 +694,6 @@ def _merge(parts: list[SegmentData]) -> SegmentData:
         vectors=np.concatenate([p.vectors for p in parts]),
         sentence_offsets=offsets,
         sentence_spans=np.concatenate([p.sentence_spans for p in parts]),
-        sentence_vectors=np.concatenate([p.sentence_vectors for p in parts]),
+        sentence_vectors=_rows_into(scratch, [(p.sentence_vectors, None) for p in parts]),
         tokens=TokenTable.concatenate([p.tokens for p in parts]),
     )

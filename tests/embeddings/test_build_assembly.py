@@ -1,6 +1,7 @@
 """The segment a build assembles: each chunk keeps the sentence vectors its own forward pass gave, also a chunk
 two articles share (embedded once, stored twice), and a rebuild from the embedding cache stores the same
-(real model, real index files)."""
+(real model, real index files). A merge copies the sentence vectors of the chunks that stay, a block at a time,
+through scratch files it deletes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Encoder
+from embeddings.indexer import BuildOptions
 from embeddings.store import open_index
 from tests.conftest import front_matter_article, write_corpus
 from tests.embeddings.test_indexer import SETTINGS, build
@@ -77,3 +79,53 @@ def test_a_build_leaves_no_scratch_file_and_clears_one_an_interrupted_build_left
     )
     report = build(encoder, corpus, index)
     assert report.added and not list(index.glob(".scratch-*"))
+
+
+def test_a_full_merge_keeps_every_remaining_chunks_sentence_vectors(encoder: Encoder, tmp_path: Path) -> None:
+    bridge = ["Engineers closed the old bridge for repairs. The work will take three weeks, the council said."]
+    files = {
+        "ferry.md": front_matter_article("Ferry timetable", "Harbour News", "2023-11-01", [SHARED]),
+        "bridge.md": front_matter_article("Bridge repairs", "Harbour News", "2023-11-03", bridge),
+        "market.md": front_matter_article(
+            "Market hall", "Coast Daily", "2023-11-04", ["The market hall reopens on Saturday. Forty stalls return."]
+        ),
+    }
+    corpus = write_corpus(tmp_path / "corpus", files)
+    index = tmp_path / "index"
+    options = BuildOptions(merge_share=0.0)  # any change merges everything into one segment
+    build(encoder, corpus, index, options=options)
+    before = {text: (spans, vectors) for text, spans, vectors in _stored_sentences(encoder, index)}
+
+    (corpus / "market.md").unlink()  # rows of the first segment go: the rest are copied
+    write_corpus(
+        corpus,
+        {
+            "school.md": front_matter_article(
+                "School roof", "Coast Daily", "2023-11-05", ["The school roof leaks. Repairs start soon."]
+            )
+        },
+    )
+    merged = build(encoder, corpus, index, options=options)
+    assert merged.segments == 1 and merged.removed == ["market"] and merged.added == ["school"]
+    write_corpus(
+        corpus,
+        {
+            "pier.md": front_matter_article(
+                "Pier lights", "Harbour News", "2023-11-06", ["New lights line the pier. They are solar powered."]
+            )
+        },
+    )
+    again = build(encoder, corpus, index, options=options)  # every row stays: copied from the segment's own file
+    assert again.segments == 1 and again.added == ["pier"]
+
+    stored = _stored_sentences(encoder, index)
+    texts = [text for text, _, _ in stored]
+    assert len(texts) == 4 and not any("market hall" in text for text in texts)
+    for text, spans, vectors in stored:
+        if text in before:
+            np.testing.assert_array_equal(spans, before[text][0])
+            np.testing.assert_array_equal(vectors, before[text][1])
+        else:
+            expected = encoder.encode_with_spans([text], [[tuple(span) for span in spans.tolist()]]).spans_of(0)
+            np.testing.assert_allclose(vectors, expected, atol=2e-3)
+    assert not list(index.glob(".scratch-*"))
