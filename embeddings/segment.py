@@ -25,12 +25,13 @@ import numpy as np
 
 from corpus.models import Article
 from embeddings.chunking import Chunk
-from embeddings.files import FilesDisagreeError, NpyRows, load_npy, write_file, write_npy
+from embeddings.files import FilesDisagreeError, NpyRows, fsync_path, load_npy, write_file, write_npy
 from embeddings.lexical import LexicalStats, TokenTable, build_bm25, load_bm25, load_stats, save_bm25
 from embeddings.rows import RowFields
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD, FaissVectorStore
 
 SEGMENT_FILE = "segment.json"
+METADATA_FILE = "chunks.sqlite"
 ARTICLE_CACHE = 4096
 
 
@@ -75,7 +76,7 @@ def write_segment(folder: Path, data: SegmentData, stats: LexicalStats | None, h
         store.save()
     finally:
         store.close()  # its files stay mapped otherwise, for as long as a traceback holds it
-    write_file(folder / "chunks.sqlite", _metadata_image(data))
+    _write_metadata(folder / METADATA_FILE, data)
     write_npy(folder / "chunk_articles.npy", data.chunk_articles.astype(np.int32))
     write_npy(folder / "sentences.npy", data.sentence_vectors.astype(np.float16, copy=False))
     write_npy(folder / "sentence_offsets.npy", data.sentence_offsets.astype(np.int64))
@@ -89,45 +90,45 @@ def write_segment(folder: Path, data: SegmentData, stats: LexicalStats | None, h
     write_file(folder / SEGMENT_FILE, json.dumps(layout).encode("utf-8"))
 
 
-def _metadata_image(data: SegmentData) -> bytes:
-    """The metadata database, built in memory and returned as the bytes of its file.
+def _write_metadata(path: Path, data: SegmentData) -> None:
+    """The metadata database, written by SQLite straight to its new file `path`, then synced.
 
-    Writing those bytes ourselves, rather than letting SQLite write a file, turns a full disk into an
-    OSError that says so (SQLite reports some of those as a bare "disk I/O error").
+    Not built in memory first: that image held every chunk's text twice over (about 6 KB a chunk, gigabytes
+    at archive scale). No journal and no syncs while writing: the file is new, in a generation not yet
+    served, which a failed build discards whole. A write the disk refuses raises sqlite3.OperationalError,
+    which the caller turns into a clear error (`writing_database`).
     """
     counts = np.bincount(data.chunk_articles, minlength=len(data.articles))
-    db = sqlite3.connect(":memory:")
+    articles = (
+        (
+            row,
+            a.id,
+            a.content_hash,
+            a.tenant,
+            a.outlet,
+            a.author,
+            a.published.isoformat() if a.published else None,
+            a.source_file,
+            int(counts[row]),
+            a.model_dump_json(),
+        )
+        for row, a in enumerate(data.articles)
+    )
+    chunks = (
+        (row, int(data.ids[row]), int(data.chunk_articles[row]), c.index, c.start, c.end, c.text)
+        for row, c in enumerate(data.chunks)
+    )
+    db = sqlite3.connect(path)
     try:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
         with db:
             db.executescript(_SCHEMA)
-            db.executemany(
-                "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        row,
-                        a.id,
-                        a.content_hash,
-                        a.tenant,
-                        a.outlet,
-                        a.author,
-                        a.published.isoformat() if a.published else None,
-                        a.source_file,
-                        int(counts[row]),
-                        a.model_dump_json(),
-                    )
-                    for row, a in enumerate(data.articles)
-                ],
-            )
-            db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (row, int(data.ids[row]), int(data.chunk_articles[row]), c.index, c.start, c.end, c.text)
-                    for row, c in enumerate(data.chunks)
-                ],
-            )
-        return db.serialize()
+            db.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", articles)
+            db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", chunks)
     finally:
         db.close()
+    fsync_path(path)
 
 
 class Segment:
@@ -155,7 +156,7 @@ class Segment:
             self.sentence_offsets = load_npy(folder / "sentence_offsets.npy")
             self.sentence_spans = load_npy(folder / "sentence_spans.npy")
             self.bm25 = load_bm25(folder / "bm25")
-            self._db = _open_read_only(folder / "chunks.sqlite")
+            self._db = _open_read_only(folder / METADATA_FILE)
             self._check(dimension)
             self.dead_rows = np.array(dead_rows, dtype=np.int64)  # a copy: nothing stays mapped after close()
             self.store.remove(self.store.columns.ids[self.dead_rows])
@@ -298,4 +299,4 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
 
-__all__ = ["HNSW_THRESHOLD", "Segment", "SegmentData", "write_segment"]
+__all__ = ["HNSW_THRESHOLD", "METADATA_FILE", "Segment", "SegmentData", "write_segment"]

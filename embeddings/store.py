@@ -53,9 +53,9 @@ from embeddings.files import (
     write_file,
     write_npy,
 )
-from embeddings.index_folder import location_error, writing_to
+from embeddings.index_folder import location_error, writing_database, writing_to
 from embeddings.lexical import LexicalStats
-from embeddings.segment import Segment, SegmentData, write_segment
+from embeddings.segment import METADATA_FILE, Segment, SegmentData, write_segment
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
 FORMAT_VERSION = 4  # 4: the author in each chunk's BM25 header
@@ -432,7 +432,9 @@ def write_generation(
         if plan.new is not None and len(plan.new):
             segment_name = f"{int(plan.new.ids[0]):012d}-{uuid.uuid4().hex[:6]}"
             stats = plan.lexical_stats if plan.kept else None
-            write_segment(building / "segments" / segment_name, plan.new, stats, hnsw_threshold)
+            folder = building / "segments" / segment_name
+            with writing_database(index_path, folder / METADATA_FILE):
+                write_segment(folder, plan.new, stats, hnsw_threshold)
             write_npy(building / "dead" / f"{segment_name}.npy", np.zeros(0, dtype=np.int64))
             search = "hnsw" if len(plan.new) >= hnsw_threshold else "flat"
             entries.append({"name": segment_name, "rows": len(plan.new), "dead": 0, "search": search})
