@@ -11,6 +11,7 @@ Lucene variant exactly (a test compares them with bm25s's own index).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,8 @@ from embeddings.files import NPY_READS, fsync_tree, load_npy, write_file, write_
 
 K1 = 1.5
 B = 0.75
+PAIR_BLOCK = 8_192  # chunks whose distinct tokens are counted at once (about 45 MB of work at 250 tokens a chunk)
+WEIGHT_BLOCK = 1 << 20  # (chunk, token) pairs weighed at once
 
 
 @lru_cache(maxsize=1)
@@ -134,19 +137,35 @@ class LexicalStats:
 
     @classmethod
     def of(cls, tokens: TokenTable) -> LexicalStats:
-        doc, token = _pairs(tokens)[:2]
-        counts = np.bincount(token, minlength=len(tokens.vocabulary))
+        counts = np.zeros(len(tokens.vocabulary), dtype=np.int64)
+        for _, token, _ in _pair_blocks(tokens):
+            counts += np.bincount(token, minlength=len(tokens.vocabulary))
         lengths = np.diff(tokens.offsets)
         average = float(lengths.mean()) if len(lengths) else 0.0
         return cls(len(tokens), average, {t: int(c) for t, c in zip(tokens.vocabulary, counts)})
 
 
-def _pairs(tokens: TokenTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(chunk, token, count) for every distinct token of every chunk, ordered by chunk then token."""
+def _pair_blocks(tokens: TokenTable) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(chunk, token, count) for every distinct token of every chunk, ordered by chunk then token, as int32
+    arrays, `PAIR_BLOCK` chunks at a time: the sort that finds them holds about 40 bytes a token, so it
+    runs over one block of chunks, not the corpus (gigabytes at archive scale)."""
     size = max(len(tokens.vocabulary), 1)
-    docs = np.repeat(np.arange(len(tokens), dtype=np.int64), np.diff(tokens.offsets))
-    keys, counts = np.unique(docs * size + np.asarray(tokens.flat, dtype=np.int64), return_counts=True)
-    return keys // size, keys % size, counts
+    for start in range(0, len(tokens), PAIR_BLOCK):
+        stop = min(start + PAIR_BLOCK, len(tokens))
+        lengths = np.diff(tokens.offsets[start : stop + 1])
+        docs = np.repeat(np.arange(start, stop, dtype=np.int64), lengths)
+        flat = np.asarray(tokens.flat[tokens.offsets[start] : tokens.offsets[stop]], dtype=np.int64)
+        keys, counts = np.unique(docs * size + flat, return_counts=True)
+        yield (keys // size).astype(np.int32), (keys % size).astype(np.int32), counts.astype(np.int32)
+
+
+def _pairs(tokens: TokenTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (chunk, token, count) of `_pair_blocks`, in one array each."""
+    blocks = list(_pair_blocks(tokens))
+    if not blocks:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    doc, token, count = (np.concatenate(parts) for parts in zip(*blocks))
+    return doc, token, count
 
 
 def build_bm25(tokens: TokenTable, stats: LexicalStats, k1: float = K1, b: float = B) -> bm25s.BM25:
@@ -161,15 +180,19 @@ def build_bm25(tokens: TokenTable, stats: LexicalStats, k1: float = K1, b: float
     idf = np.log(1 + (documents - df + 0.5) / (df + 0.5))
     lengths = np.diff(tokens.offsets).astype(np.float64)
     average = stats.average_length or 1.0
-    tf = tf.astype(np.float64)
-    weights = idf[token] * tf / (k1 * ((1 - b) + b * lengths[doc] / average) + tf)
+    weights = np.empty(len(token), dtype=np.float32)
+    for start in range(0, len(token), WEIGHT_BLOCK):  # in float64 as one array would, a block at a time
+        block = slice(start, start + WEIGHT_BLOCK)
+        frequency = tf[block].astype(np.float64)
+        norm = k1 * ((1 - b) + b * lengths[doc[block]] / average)
+        weights[block] = idf[token[block]] * frequency / (norm + frequency)
     order = np.argsort(token, kind="stable")
     indptr = np.zeros(len(tokens.vocabulary) + 1, dtype=np.int64)
     np.cumsum(np.bincount(token, minlength=len(tokens.vocabulary)), out=indptr[1:])
     retriever = bm25s.BM25(k1=k1, b=b)
     retriever.scores = {
-        "data": weights[order].astype(np.float32),
-        "indices": doc[order].astype(np.int32),
+        "data": weights[order],
+        "indices": doc[order],
         "indptr": indptr,
         "num_docs": len(tokens),
     }
