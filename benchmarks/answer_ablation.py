@@ -60,6 +60,14 @@ def _retrieval(**changes: object) -> Lever:
     return apply
 
 
+def _search(**changes: object) -> Lever:
+    def apply(byline: Byline) -> None:
+        searcher = byline.searcher()
+        searcher.config = dataclasses.replace(searcher.config, **changes)  # type: ignore[arg-type]
+
+    return apply
+
+
 def _attribute(name: str, value: object) -> Lever:
     return lambda byline: setattr(byline, name, value)
 
@@ -68,6 +76,7 @@ ROWS: dict[str, Lever | None] = {
     "all on": None,
     "no decomposition (no per-part search, no per-part sentences)": _retrieval(decompose=False),
     "no score fusion of question and parts": _retrieval(fuse=False),
+    "passages scored without their best sentence's BM25": _search(sentence_weight=0.0),
     "passages chosen with the lead (not by the parts' turns alone)": _retrieval(choose_without_lead=False),
     "a clause naming only its source searched as a part of its own": _retrieval(source_clauses=False),
     "lead 2, chosen with it, source clauses apart (the merge as it was)": _retrieval(
@@ -106,10 +115,12 @@ def main() -> None:
     byline = Byline(settings, AnswerSettings(top_k=10), RememberingEncoder(), with_library=False)
     byline.reindex()
     shipped = (byline.composer.config, byline.retrieval, byline.check_specifics, byline.find_names)
+    searching = byline.searcher().config
     print("| configuration | Hits@4 | Hits@10 | MRR@10 | recall@10 | cites gold | gold cited | null refused |")
     print("|---|---|---|---|---|---|---|---|")
     for label, lever in ROWS.items():
         byline.composer.config, byline.retrieval, byline.check_specifics, byline.find_names = shipped
+        byline.searcher().config = searching
         if lever is not None:
             lever(byline)
         row = run(byline, records)

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer
 
 from corpus.models import Article
 from embeddings.chunking import Chunk, Chunker, ChunkerSettings
-from embeddings.lexical import lexical_text, lexical_tokens
+from embeddings.lexical import ChunkTokens, chunk_tokens
 
 # Fewer articles than this are chunked in this process: starting worker processes costs about a second.
 POOL_MIN_ARTICLES = 64
@@ -24,7 +24,7 @@ ARTICLES_PER_TASK = 4
 class ChunkedArticle:
     position: int  # the article's position in the list given
     chunks: list[Chunk]
-    tokens: list[list[str]]  # BM25 tokens of each chunk (with the article's header line)
+    tokens: list[ChunkTokens]  # BM25 tokens of each chunk (with the article's header line)
 
 
 def default_workers() -> int:
@@ -50,7 +50,7 @@ def chunk_articles(
 
 def _chunk(chunker: Chunker, position: int, article: Article) -> ChunkedArticle:
     chunks = chunker.chunk(article)
-    return ChunkedArticle(position, chunks, lexical_tokens([lexical_text(article, c.text) for c in chunks]))
+    return ChunkedArticle(position, chunks, chunk_tokens(article, chunks))
 
 
 _worker_chunker: Chunker | None = None

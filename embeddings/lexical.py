@@ -21,6 +21,7 @@ import numpy as np
 import Stemmer
 
 from corpus.models import Article
+from embeddings.chunking import Chunk
 from embeddings.files import NPY_READS, fsync_tree, load_npy, write_file, write_npy
 
 K1 = 1.5
@@ -45,6 +46,40 @@ def lexical_text(article: Article, text: str) -> str:
     return f"{lexical_header(article)}\n{text}"
 
 
+HEADER = -1  # the sentence number of a chunk's header tokens
+
+
+@dataclass(frozen=True)
+class ChunkTokens:
+    """One chunk's BM25 tokens in order (its header line's, then its text's) and each token's sentence."""
+
+    words: list[str]
+    sentences: list[int]
+
+
+def chunk_tokens(article: Article, chunks: list[Chunk]) -> list[ChunkTokens]:
+    """The BM25 tokens of each chunk of `article`: those of `lexical_text`, tokenized sentence by sentence
+    (the text cut where each of its sentences starts, so every word is in exactly one piece)."""
+    pieces = [_sentence_pieces(chunk) for chunk in chunks]
+    tokenized = lexical_tokens([lexical_header(article), *(piece for mine in pieces for piece in mine)])
+    header, rest = tokenized[0], iter(tokenized[1:])
+    found = []
+    for mine in pieces:
+        words, sentences = list(header), [HEADER] * len(header)
+        for number in range(len(mine)):
+            piece = next(rest)
+            words += piece
+            sentences += [number] * len(piece)
+        found.append(ChunkTokens(words, sentences))
+    return found
+
+
+def _sentence_pieces(chunk: Chunk) -> list[str]:
+    starts = sorted({min(max(start, 0), len(chunk.text)) for start, _ in chunk.sentences} | {0})
+    bounds = [*starts, len(chunk.text)]
+    return [chunk.text[a:b] for a, b in zip(bounds, bounds[1:]) if b > a] or [""]
+
+
 def lexical_tokens(texts: list[str]) -> list[list[str]]:
     """Each text's stemmed content words, as BM25 indexes and queries them."""
     if not texts:
@@ -54,14 +89,16 @@ def lexical_tokens(texts: list[str]) -> list[list[str]]:
 
 @dataclass
 class TokenTable:
-    """Token ids of many chunks, flat: chunk i's are `flat[offsets[i]:offsets[i + 1]]`, ids into `vocabulary`."""
+    """Token ids of many chunks, flat: chunk i's are `flat[offsets[i]:offsets[i + 1]]`, ids into `vocabulary`;
+    `sentences[j]` is the number of token j's sentence in its chunk (`HEADER`: the header line's tokens)."""
 
     vocabulary: list[str]
     flat: np.ndarray
     offsets: np.ndarray
+    sentences: np.ndarray  # int16, beside `flat`
 
     @classmethod
-    def of(cls, tokens: list[list[str]]) -> TokenTable:
+    def of(cls, tokens: list[ChunkTokens]) -> TokenTable:
         builder = TokenTableBuilder()
         builder.add(tokens)
         return builder.table()
@@ -76,7 +113,8 @@ class TokenTable:
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return TokenTable(self.vocabulary, np.asarray(self.flat[positions], dtype=np.int32), offsets)
+        flat = np.asarray(self.flat[positions], dtype=np.int32)
+        return TokenTable(self.vocabulary, flat, offsets, np.asarray(self.sentences[positions], dtype=np.int16))
 
     @classmethod
     def concatenate(cls, tables: list[TokenTable]) -> TokenTable:
@@ -91,17 +129,23 @@ class TokenTable:
         if lengths:
             np.cumsum(np.concatenate(lengths), out=offsets[1:])
         flat = np.concatenate(flats) if flats else np.zeros(0, dtype=np.int32)
-        return cls(list(vocabulary), flat.astype(np.int32), offsets)
+        sentences = np.concatenate([np.asarray(t.sentences) for t in tables]) if tables else np.zeros(0, np.int16)
+        return cls(list(vocabulary), flat.astype(np.int32), offsets, sentences.astype(np.int16, copy=False))
 
     def save(self, folder: Path) -> None:
         write_npy(folder / "tokens.npy", self.flat)
         write_npy(folder / "token_offsets.npy", self.offsets)
+        write_npy(folder / "token_sentences.npy", self.sentences)
         write_file(folder / "vocabulary.json", json.dumps(self.vocabulary, ensure_ascii=False).encode("utf-8"))
 
     @classmethod
     def open(cls, folder: Path) -> TokenTable:
         vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-        return cls(vocabulary, load_npy(folder / "tokens.npy"), load_npy(folder / "token_offsets.npy"))
+        return cls(vocabulary, *SentenceTokens.open(folder).arrays())
+
+    def average_sentence_length(self) -> float:
+        """Tokens per sentence, over the sentences (runs of one sentence number) that have tokens."""
+        return _average_sentence_length(np.asarray(self.sentences))
 
 
 class TokenTableBuilder:
@@ -111,20 +155,81 @@ class TokenTableBuilder:
     def __init__(self) -> None:
         self._index: dict[str, int] = {}
         self._ids: list[np.ndarray] = []
+        self._sentences: list[np.ndarray] = []
         self._lengths: list[int] = []
 
-    def add(self, tokens: list[list[str]]) -> None:
+    def add(self, tokens: list[ChunkTokens]) -> None:
         """Append these chunks' tokens (in order)."""
         index = self._index
-        ids = [index.setdefault(token, len(index)) for words in tokens for token in words]
+        ids = [index.setdefault(token, len(index)) for chunk in tokens for token in chunk.words]
         self._ids.append(np.asarray(ids, dtype=np.int32))
-        self._lengths.extend(len(words) for words in tokens)
+        self._sentences.append(np.asarray([n for chunk in tokens for n in chunk.sentences], dtype=np.int16))
+        self._lengths.extend(len(chunk.words) for chunk in tokens)
 
     def table(self) -> TokenTable:
         offsets = np.zeros(len(self._lengths) + 1, dtype=np.int64)
         np.cumsum(self._lengths, out=offsets[1:])
         flat = np.concatenate(self._ids) if self._ids else np.zeros(0, dtype=np.int32)
-        return TokenTable(list(self._index), flat.astype(np.int32, copy=False), offsets)
+        sentences = np.concatenate(self._sentences) if self._sentences else np.zeros(0, dtype=np.int16)
+        return TokenTable(list(self._index), flat.astype(np.int32, copy=False), offsets, sentences)
+
+
+@dataclass(frozen=True)
+class SentenceTokens:
+    """A segment's token ids, offsets and sentence numbers, memory-mapped: what scoring sentences reads."""
+
+    flat: np.ndarray
+    offsets: np.ndarray
+    sentences: np.ndarray
+    average_length: float  # tokens per sentence
+
+    @classmethod
+    def open(cls, folder: Path, average_length: float = 0.0) -> SentenceTokens:
+        return cls(
+            load_npy(folder / "tokens.npy"),
+            load_npy(folder / "token_offsets.npy"),
+            load_npy(folder / "token_sentences.npy"),
+            average_length,
+        )
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.flat, self.offsets, self.sentences
+
+    def best_sentence_scores(self, rows: np.ndarray, ids: np.ndarray, idf: np.ndarray) -> np.ndarray:
+        """For each of these chunks, the BM25 score of its best sentence for the query's distinct token ids
+        `ids` (ascending), weighted by `idf`: passages holding the asked-for words in one sentence, as
+        evidence does, above passages where they are scattered."""
+        if not len(rows) or not len(ids):
+            return np.zeros(len(rows))
+        starts, ends = self.offsets[rows], self.offsets[rows + 1]
+        lengths = (ends - starts).astype(np.int64)
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(len(rows))
+        firsts = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=firsts[1:])
+        positions = np.repeat(starts - firsts, lengths) + np.arange(total)
+        tokens = np.asarray(self.flat[positions], dtype=np.int64)
+        sentences = np.asarray(self.sentences[positions], dtype=np.int64)
+        owners = np.repeat(np.arange(len(rows)), lengths)
+        body = sentences >= 0
+        width = int(sentences.max()) + 1 if body.any() else 1
+        keys = owners * width + sentences
+        sentence_lengths = np.bincount(keys[body], minlength=len(rows) * width)
+        term = np.minimum(np.searchsorted(ids, tokens), len(ids) - 1)
+        matched = body & (ids[term] == tokens)
+        pairs, frequency = np.unique(keys[matched] * len(ids) + term[matched], return_counts=True)
+        sentence, term = pairs // len(ids), pairs % len(ids)
+        norm = K1 * ((1 - B) + B * sentence_lengths[sentence] / (self.average_length or 1.0))
+        weights = idf[term] * frequency / (norm + frequency)
+        per_sentence = np.bincount(sentence, weights=weights, minlength=len(rows) * width)
+        return per_sentence.reshape(len(rows), width).max(axis=1)
+
+
+def _average_sentence_length(sentences: np.ndarray) -> float:
+    body = sentences >= 0
+    starts = np.count_nonzero(body[1:] & (sentences[1:] != sentences[:-1])) + int(bool(len(body)) and body[0])
+    return float(np.count_nonzero(body)) / starts if starts else 0.0
 
 
 @dataclass(frozen=True)
@@ -231,6 +336,14 @@ def load_stats(folder: Path, retriever: bm25s.BM25) -> LexicalStats:
 def query_ids(retriever: bm25s.BM25, words: list[str]) -> list[int]:
     vocabulary = retriever.vocab_dict
     return [vocabulary[w] for w in words if w in vocabulary]
+
+
+def document_idf(retriever: bm25s.BM25, ids: np.ndarray) -> np.ndarray:
+    """The idf of these token ids over the index's chunks (Lucene's, as bm25s weighs them)."""
+    indptr = retriever.scores["indptr"]
+    frequency = (np.asarray(indptr[ids + 1]) - np.asarray(indptr[ids])).astype(np.float64)
+    documents = float(retriever.scores["num_docs"])
+    return np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
 def scores(retriever: bm25s.BM25, ids: list[int]) -> np.ndarray:

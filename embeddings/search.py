@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
 from corpus.models import Article
 from embeddings.chunking import Chunk
 from embeddings.encoder import Encoder
-from embeddings.lexical import lexical_header, lexical_tokens, query_ids, scores
+from embeddings.lexical import document_idf, lexical_header, lexical_tokens, query_ids, scores
 from embeddings.query import QueryAnalyzer, QueryHints
 from embeddings.rows import RowFilter, day_of
 from embeddings.segment import Segment
@@ -56,8 +57,9 @@ class SearchConfig:
 
     dense_weight: float = 0.5
     lexical_weight: float = 1.0
+    sentence_weight: float = 0.2  # the passage's best sentence's BM25, normalised like the passage's
     outlet_boost: float = 0.2
-    day_boost: float = 0.2
+    day_boost: float = 0.3
     per_outlet_interleave: bool = True
     per_day_interleave: bool = True
     interleave_depth: int = 4
@@ -88,6 +90,14 @@ class SearchRequest:
     k: int = 10
     filters: SearchFilters = field(default_factory=SearchFilters)
     hints: QueryHints | None = None
+
+
+@dataclass(frozen=True)
+class _Lexical:
+    """One text's BM25 side: its words, and every chunk's score, one array per segment."""
+
+    words: list[str]
+    scores: list[np.ndarray]
 
 
 @dataclass
@@ -155,24 +165,25 @@ class HybridSearcher:
         dense = self._dense_rows_batch(vectors, k, filters, batch)
         ranked: list[tuple[_Candidates, np.ndarray]] = []
         for request, vector, found_dense, mine, hint in zip(requests, vectors, dense, filters, hints):
-            scores = lexical[request.text]
-            found = found_dense + [self._lexical_rows(scores, k, where, batch) for where in mine]
+            text = lexical[request.text]
+            found = found_dense + [self._lexical_rows(text.scores, k, where, batch) for where in mine]
             rows = np.unique(np.concatenate(found))
             if not len(rows):
                 ranked.append((_Candidates.none(), np.zeros(0, dtype=np.int64)))
                 continue
-            candidates = self._score(rows, vector, scores, hint)
+            candidates = self._score(rows, vector, text, hint, request.k)
             ranked.append((candidates, self._rank(candidates, hint)[: request.k]))
         passages = self._passages([int(found.rows[p]) for found, order in ranked for p in order])
         return [self._results(found, order, passages) for found, order in ranked]
 
-    def _lexical_scores_many(self, texts: list[str]) -> dict[str, list[np.ndarray]]:
-        """Each distinct text's BM25 scores, one array per segment."""
+    def _lexical_scores_many(self, texts: list[str]) -> dict[str, _Lexical]:
+        """Each distinct text's BM25 scores and token ids, per segment."""
         distinct = list(dict.fromkeys(texts))
-        words = lexical_tokens(distinct)
         return {
-            text: [scores(segment.bm25, query_ids(segment.bm25, mine)) for segment in self.snapshot.segments]
-            for text, mine in zip(distinct, words)
+            text: _Lexical(
+                words, [scores(segment.bm25, query_ids(segment.bm25, words)) for segment in self.snapshot.segments]
+            )
+            for text, words in zip(distinct, lexical_tokens(distinct))
         }
 
     def _candidate_filters(self, where: RowFilter, hints: QueryHints) -> list[RowFilter]:
@@ -249,8 +260,9 @@ class HybridSearcher:
             rows.append(candidates + start)
         return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
 
-    def _score(self, rows: np.ndarray, vector: np.ndarray, lexical: list[np.ndarray], hints: QueryHints) -> _Candidates:
+    def _score(self, rows: np.ndarray, vector: np.ndarray, lexical: _Lexical, hints: QueryHints, k: int) -> _Candidates:
         snapshot = self.snapshot
+        config = self.config
         dense = np.zeros(len(rows), dtype=np.float64)
         lexical_found = np.zeros(len(rows), dtype=np.float64)
         days = np.zeros(len(rows), dtype=np.int64)
@@ -263,19 +275,39 @@ class HybridSearcher:
             local = rows[mine] - snapshot.starts[index]
             # einsum, not `@`: with torch loaded, numpy's threaded BLAS makes small products take ~10 ms.
             dense[mine] = np.einsum("rd,d->r", np.asarray(segment.vectors[local], dtype=np.float32), vector)
-            lexical_found[mine] = lexical[index][local]
+            lexical_found[mine] = lexical.scores[index][local]
             days[mine] = segment.store.columns.days[local]
             for position, outlet in zip(mine, segment.store.columns.values("outlets", local)):
                 outlets[position] = outlet
-        config = self.config
-        top = float(lexical_found.max()) if len(lexical_found) else 0.0
-        fused = config.lexical_weight * lexical_found / (top or 1.0) + config.dense_weight * dense
+        fused = config.lexical_weight * _by_best(lexical_found) + config.dense_weight * dense
         if hints.outlets and config.outlet_boost:
             fused += config.outlet_boost * np.isin(np.array(outlets, dtype=object), hints.outlets)
         if hints.days and config.day_boost:
             wanted = np.array([day_of(d) for d in hints.days])
             fused += config.day_boost * (np.abs(days[:, None] - wanted[None, :]).min(axis=1) <= 1)
+        if config.sentence_weight:
+            fused += config.sentence_weight * _by_best(self._best_sentences(rows, which, fused, lexical, hints, k))
         return _Candidates(rows, dense, lexical_found, outlets, days, fused)
+
+    def _best_sentences(
+        self, rows: np.ndarray, which: np.ndarray, fused: np.ndarray, lexical: _Lexical, hints: QueryHints, k: int
+    ) -> np.ndarray:
+        """Each candidate's best sentence's BM25 score for the text's words, but for the names of the outlets
+        it names (where to look, not what a sentence says: the boost weighs them). Scored only where the
+        term can change the top k: a candidate more than its weight below the k-th best stays out anyway."""
+        sentence = np.zeros(len(rows), dtype=np.float64)
+        kth = np.partition(fused, len(fused) - k)[len(fused) - k] if len(fused) > k else -np.inf
+        reach = fused >= kth - self.config.sentence_weight
+        named = _words_of(tuple(hints.outlets))
+        claim = [word for word in lexical.words if word not in named]
+        for index, segment in enumerate(self.snapshot.segments):
+            mine = np.flatnonzero(reach & (which == index))
+            if not len(mine):
+                continue
+            ids = np.unique(np.asarray(query_ids(segment.bm25, claim), dtype=np.int64))
+            local = rows[mine] - self.snapshot.starts[index]
+            sentence[mine] = segment.sentence_tokens.best_sentence_scores(local, ids, document_idf(segment.bm25, ids))
+        return sentence
 
     def _rank(self, found: _Candidates, hints: QueryHints) -> np.ndarray:
         """Positions into `found`, best first (ties in row order), interleaved for comparisons."""
@@ -340,6 +372,17 @@ class HybridSearcher:
             )
             for p in positions
         ]
+
+
+@lru_cache(maxsize=256)
+def _words_of(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(word for words in lexical_tokens(list(names)) for word in words)
+
+
+def _by_best(scores: np.ndarray) -> np.ndarray:
+    """Scores over the best of them (the candidates'), so BM25's scale does not depend on the question."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / (top or 1.0)
 
 
 class _Batch:

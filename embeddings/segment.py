@@ -7,7 +7,8 @@ links. Its folder holds:
     chunk_articles.npy  each chunk's article (row of the articles table)
     sentences.npy       float16 sentence vectors (read by rows with pread), sentence_offsets.npy (chunk i's are rows
                         offsets[i]:offsets[i+1]) and sentence_spans.npy ((start, end) in the chunk's text)
-    tokens.npy, token_offsets.npy, vocabulary.json   BM25 token ids of each chunk (merges reuse them)
+    tokens.npy, token_offsets.npy, vocabulary.json   BM25 token ids of each chunk (merges reuse them), and
+                        token_sentences.npy, each token's sentence in its chunk (searches score sentences)
     bm25/               the bm25s index, weighted with the statistics of the generation's first segment
 Rows are ordered by chunk id, ascending.
 """
@@ -26,7 +27,15 @@ import numpy as np
 from corpus.models import Article
 from embeddings.chunking import Chunk
 from embeddings.files import FilesDisagreeError, NpyRows, fsync_path, load_npy, write_file, write_npy
-from embeddings.lexical import LexicalStats, TokenTable, build_bm25, load_bm25, load_stats, save_bm25
+from embeddings.lexical import (
+    LexicalStats,
+    SentenceTokens,
+    TokenTable,
+    build_bm25,
+    load_bm25,
+    load_stats,
+    save_bm25,
+)
 from embeddings.rows import RowFields
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD, FaissVectorStore
 
@@ -86,7 +95,12 @@ def write_segment(folder: Path, data: SegmentData, stats: LexicalStats | None, h
     weights = LexicalStats.of(data.tokens) if stats is None else stats
     (folder / "bm25").mkdir()
     save_bm25(build_bm25(data.tokens, weights), folder / "bm25", weights, own)
-    layout = {"rows": len(data), "articles": len(data.articles), "own_lexical_stats": own}
+    layout = {
+        "rows": len(data),
+        "articles": len(data.articles),
+        "own_lexical_stats": own,
+        "sentence_tokens": data.tokens.average_sentence_length(),
+    }
     write_file(folder / SEGMENT_FILE, json.dumps(layout).encode("utf-8"))
 
 
@@ -156,6 +170,7 @@ class Segment:
             self.sentence_offsets = load_npy(folder / "sentence_offsets.npy")
             self.sentence_spans = load_npy(folder / "sentence_spans.npy")
             self.bm25 = load_bm25(folder / "bm25")
+            self.sentence_tokens = SentenceTokens.open(folder, float(layout["sentence_tokens"]))
             self._db = _open_read_only(folder / METADATA_FILE)
             self._check(dimension)
             self.dead_rows = np.array(dead_rows, dtype=np.int64)  # a copy: nothing stays mapped after close()
@@ -174,6 +189,7 @@ class Segment:
             "chunk articles": len(self.chunk_articles),
             "sentence offsets": len(self.sentence_offsets) - 1,
             "BM25 documents": int(self.bm25.scores["num_docs"]),
+            "token offsets": len(self.sentence_tokens.offsets) - 1,
         }
         if set(sizes.values()) != {self.rows} or int(articles) != self.article_rows:
             raise FilesDisagreeError(f"segment {self.name} holds {sizes} for {self.rows} chunks")
@@ -181,6 +197,9 @@ class Segment:
             len(self.sentence_vectors) and self.sentence_vectors.shape[1] != dimension
         ):
             raise FilesDisagreeError(f"segment {self.name} has {self.sentence_vectors.shape} sentence vectors")
+        tokens = self.sentence_tokens
+        if len(tokens.flat) != len(tokens.sentences) or int(tokens.offsets[-1]) != len(tokens.flat):
+            raise FilesDisagreeError(f"segment {self.name} has {len(tokens.sentences)} token sentences")
 
     def verify(self) -> None:
         """Read the segment's vectors and ids and check them against its metadata (opening checks only
@@ -290,6 +309,7 @@ class Segment:
             self._sentence_rows.close()
         empty = np.zeros(0)
         self.chunk_articles = self.sentence_vectors = self.sentence_offsets = self.sentence_spans = empty
+        self.sentence_tokens = SentenceTokens(empty, np.zeros(1, dtype=np.int64), empty, 0.0)
         self.bm25 = None
 
 

@@ -58,7 +58,7 @@ from embeddings.lexical import LexicalStats
 from embeddings.segment import METADATA_FILE, Segment, SegmentData, write_segment
 from embeddings.vectors.faiss_store import HNSW_THRESHOLD
 
-FORMAT_VERSION = 4  # 4: the author in each chunk's BM25 header
+FORMAT_VERSION = 5  # 4: the author in each chunk's BM25 header; 5: each BM25 token's sentence
 CURRENT_FILE = "CURRENT"
 POINTER_TEMP_PREFIX = f".{CURRENT_FILE}."
 GENERATIONS_DIR = "generations"

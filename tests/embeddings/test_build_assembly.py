@@ -30,6 +30,19 @@ def _stored_sentences(encoder: Encoder, index: Path) -> list[tuple[str, np.ndarr
         ]
 
 
+def _stored_tokens(encoder: Encoder, index: Path) -> dict[str, tuple[list[str], list[int]]]:
+    """Each chunk's BM25 words and their sentence numbers, by chunk text."""
+    found = {}
+    with open_index(index, encoder.model_name, SETTINGS) as snapshot:
+        for segment in snapshot.segments:
+            table = segment.tokens()
+            for row, chunk in segment.all_chunks():
+                mine = slice(int(table.offsets[row]), int(table.offsets[row + 1]))
+                words = [table.vocabulary[i] for i in np.asarray(table.flat[mine]).tolist()]
+                found[chunk.text] = (words, np.asarray(table.sentences[mine]).tolist())
+    return found
+
+
 def test_each_chunk_keeps_its_own_sentence_vectors_also_one_two_articles_share(
     encoder: Encoder, tmp_path: Path
 ) -> None:
@@ -95,6 +108,7 @@ def test_a_full_merge_keeps_every_remaining_chunks_sentence_vectors(encoder: Enc
     options = BuildOptions(merge_share=0.0)  # any change merges everything into one segment
     build(encoder, corpus, index, options=options)
     before = {text: (spans, vectors) for text, spans, vectors in _stored_sentences(encoder, index)}
+    tokens_before = _stored_tokens(encoder, index)
 
     (corpus / "market.md").unlink()  # rows of the first segment go: the rest are copied
     write_corpus(
@@ -128,4 +142,8 @@ def test_a_full_merge_keeps_every_remaining_chunks_sentence_vectors(encoder: Enc
         else:
             expected = encoder.encode_with_spans([text], [[tuple(span) for span in spans.tolist()]]).spans_of(0)
             np.testing.assert_allclose(vectors, expected, atol=2e-3)
+    tokens = _stored_tokens(encoder, index)
+    kept = [text for text in tokens if text in tokens_before]
+    assert len(kept) == 2 and all(tokens[text] == tokens_before[text] for text in kept), "words and sentences kept"
+    assert all(len(set(numbers) - {-1}) >= 2 for _, numbers in tokens.values())
     assert not list(index.glob(".scratch-*"))

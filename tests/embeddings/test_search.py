@@ -142,8 +142,10 @@ def test_filters_that_match_nothing_give_no_results(searcher: HybridSearcher) ->
 
 def test_an_outlet_named_in_the_question_boosts_its_passages(searcher: HybridSearcher) -> None:
     question = "What did Valley Times report about the harbor expansion?"
-    hinted = {r.article.id: r.score for r in searcher.search(question, k=10)}
-    plain = {r.article.id: r.score for r in searcher.search(question, k=10, hints=QueryHints())}
+    # Without the sentence side: a named outlet also leaves the words a sentence is matched on.
+    words_only = HybridSearcher(searcher.snapshot, searcher.encoder, SearchConfig(sentence_weight=0))
+    hinted = {r.article.id: r.score for r in words_only.search(question, k=10)}
+    plain = {r.article.id: r.score for r in words_only.search(question, k=10, hints=QueryHints())}
     boost = SearchConfig().outlet_boost
     for article in ARTICLES:
         expected = boost if article.outlet == "Valley Times" else 0.0
@@ -170,7 +172,7 @@ def test_a_comparison_of_two_outlets_shows_both_near_the_top(searcher: HybridSea
     question = "How did Coastal Herald and Valley Times cover the harbor expansion?"
     flat = HybridSearcher(searcher.snapshot, searcher.encoder, SearchConfig(per_outlet_interleave=False))
     unmixed = ids(flat.search(question, k=7))
-    assert unmixed[:3] == ["herald-vote", "herald-protest", "herald-cost"], "by score, the Herald fills the top"
+    assert set(unmixed[:3]) == {"herald-vote", "herald-protest", "herald-cost"}, "by score, the Herald fills the top"
     mixed = ids(searcher.search(question, k=7))
     assert mixed[0] == unmixed[0], "the single best passage stays first"
     assert {"Coastal Herald", "Valley Times"} <= {searcher.snapshot.articles[i].outlet for i in mixed[:3]}
