@@ -53,7 +53,14 @@ from embeddings.indexer import BuildOptions, BuildProgress, BuildReport, Progres
 from embeddings.query import NameMention, QueryHints
 from embeddings.search import HybridSearcher, SearchFilters, SearchResult
 from embeddings.sentences import StoredSentences
-from embeddings.store import IndexMissingError, IndexSnapshot, IndexUnavailableError, current_generation, open_index
+from embeddings.store import (
+    IndexFormatError,
+    IndexMissingError,
+    IndexSnapshot,
+    IndexUnavailableError,
+    current_generation,
+    open_index,
+)
 from embeddings.vectors import VectorStore, open_shared_store
 
 log = logging.getLogger(__name__)
@@ -190,10 +197,12 @@ class Byline:
         return load_corpus_articles(self.corpus_path, self.index_settings.corpus_options, self.corpus_records())
 
     def ensure_index(self, progress: ProgressCallback | None = None) -> ReindexOutcome | None:
-        """Build the index if there is none yet (a fresh install); a damaged one is left to `reindex`."""
+        """Build the index if there is none yet (a fresh install), or rebuild one an older Byline wrote in
+        another format (from its embedding cache); a damaged one, or one built with other settings, is left
+        to `reindex`."""
         try:
             self.searcher()
-        except IndexMissingError:
+        except (IndexMissingError, IndexFormatError):
             return self.reindex(progress)
         return None
 

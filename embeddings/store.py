@@ -88,6 +88,11 @@ class IndexMismatchError(IndexUnavailableError):
     pass
 
 
+class IndexFormatError(IndexMismatchError):
+    """The index was written in another format (an older Byline): a rebuild takes its vectors from the
+    embedding cache, so nothing is embedded again."""
+
+
 class IndexChangingError(BylineError):
     """Builds kept replacing the generation a reader was loading."""
 
@@ -113,7 +118,7 @@ class Manifest:
     ) -> None:
         """Raise IndexMismatchError unless this index was built the way the settings ask."""
         if self.format_version != FORMAT_VERSION:
-            raise IndexMismatchError(
+            raise IndexFormatError(
                 f"The index at {location} has format version {self.format_version}; this Byline reads "
                 f"version {FORMAT_VERSION}."
             )

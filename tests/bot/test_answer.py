@@ -13,7 +13,7 @@ from bot.answer import NO_COVERAGE
 from bot.answer_model import Answer, answer_record
 from bot.service import Byline, QuestionError, resolve_author
 from embeddings.encoder import Encoder
-from embeddings.store import IndexMissingError
+from embeddings.store import FORMAT_VERSION, IndexFormatError, IndexMissingError, current_generation
 from tests.conftest import make_byline
 
 SEED_ID = "iran-iraq-border-security-2023-12-06"
@@ -131,6 +131,28 @@ def test_asking_before_any_index_exists_says_how_to_build_it(
         byline.ask("What did Baqeri propose?")
     assert byline.ensure_index() is not None
     assert byline.ask("What did Baqeri propose?").citations
+
+
+def test_an_index_an_older_byline_wrote_is_rebuilt_before_asking_without_embedding_again(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    first = make_byline(encoder, news_corpus, index)
+    first.reindex()
+    first.close()
+    generation = current_generation(index)
+    assert generation is not None
+    manifest = generation / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": FORMAT_VERSION - 1}))
+
+    byline = make_byline(encoder, news_corpus, index)
+    with pytest.raises(IndexFormatError, match=f"format version {FORMAT_VERSION - 1}"):
+        byline.ask("What did Baqeri propose?")
+    outcome = byline.ensure_index()
+    assert outcome is not None and outcome.report.chunks > 0
+    assert outcome.report.chunks_embedded == 0, "every vector comes from the embedding cache"
+    assert byline.ask("What did Baqeri propose?").citations
+    assert byline.ensure_index() is None
 
 
 def test_the_answer_records_each_sentence_with_its_source_and_span(news_byline: Byline) -> None:
