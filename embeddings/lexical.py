@@ -181,7 +181,7 @@ class SentenceTokens:
     flat: np.ndarray
     offsets: np.ndarray
     sentences: np.ndarray
-    average_length: float  # tokens per sentence
+    average_length: float  # tokens per sentence, over the segment
 
     @classmethod
     def open(cls, folder: Path, average_length: float = 0.0) -> SentenceTokens:
@@ -195,10 +195,12 @@ class SentenceTokens:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.flat, self.offsets, self.sentences
 
-    def best_sentence_scores(self, rows: np.ndarray, ids: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    def best_sentence_scores(
+        self, rows: np.ndarray, ids: np.ndarray, idf: np.ndarray, average_length: float
+    ) -> np.ndarray:
         """For each of these chunks, the BM25 score of its best sentence for the query's distinct token ids
-        `ids` (ascending), weighted by `idf`: passages holding the asked-for words in one sentence, as
-        evidence does, above passages where they are scattered."""
+        `ids` (ascending), weighted by `idf`, sentence lengths against `average_length`: passages holding the
+        asked-for words in one sentence, as evidence does, above passages where they are scattered."""
         if not len(rows) or not len(ids):
             return np.zeros(len(rows))
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
@@ -220,7 +222,7 @@ class SentenceTokens:
         matched = body & (ids[term] == tokens)
         pairs, frequency = np.unique(keys[matched] * len(ids) + term[matched], return_counts=True)
         sentence, term = pairs // len(ids), pairs % len(ids)
-        norm = K1 * ((1 - B) + B * sentence_lengths[sentence] / (self.average_length or 1.0))
+        norm = K1 * ((1 - B) + B * sentence_lengths[sentence] / (average_length or 1.0))
         weights = idf[term] * frequency / (norm + frequency)
         per_sentence = np.bincount(sentence, weights=weights, minlength=len(rows) * width)
         return per_sentence.reshape(len(rows), width).max(axis=1)
@@ -338,12 +340,21 @@ def query_ids(retriever: bm25s.BM25, words: list[str]) -> list[int]:
     return [vocabulary[w] for w in words if w in vocabulary]
 
 
-def document_idf(retriever: bm25s.BM25, ids: np.ndarray) -> np.ndarray:
-    """The idf of these token ids over the index's chunks (Lucene's, as bm25s weighs them)."""
-    indptr = retriever.scores["indptr"]
-    frequency = (np.asarray(indptr[ids + 1]) - np.asarray(indptr[ids])).astype(np.float64)
-    documents = float(retriever.scores["num_docs"])
-    return np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+def sentence_query(own: bm25s.BM25, base: bm25s.BM25, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids of these words in `own`'s vocabulary (ascending) and each one's idf as `own`'s BM25
+    weights are computed: with the statistics of `base`, the segment whose statistics weigh every segment of
+    the generation (a word `base` lacks: by `own`'s document frequency). A small segment added to a large
+    index thus weighs a word as the large one does."""
+    local = {own.vocab_dict[w]: w for w in words if w in own.vocab_dict}
+    ids = np.array(sorted(local), dtype=np.int64)
+    frequency = np.array([_document_frequency(base if local[i] in base.vocab_dict else own, local[i]) for i in ids])
+    documents = float(base.scores["num_docs"])
+    return ids, np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
+def _document_frequency(retriever: bm25s.BM25, word: str) -> float:
+    indptr, index = retriever.scores["indptr"], retriever.vocab_dict[word]
+    return float(indptr[index + 1] - indptr[index])
 
 
 def scores(retriever: bm25s.BM25, ids: list[int]) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 from corpus.models import Article
 from embeddings.chunking import Chunk
 from embeddings.encoder import Encoder
-from embeddings.lexical import document_idf, lexical_header, lexical_tokens, query_ids, scores
+from embeddings.lexical import lexical_header, lexical_tokens, query_ids, scores, sentence_query
 from embeddings.query import QueryAnalyzer, QueryHints
 from embeddings.rows import RowFilter, day_of
 from embeddings.segment import Segment
@@ -177,7 +177,7 @@ class HybridSearcher:
         return [self._results(found, order, passages) for found, order in ranked]
 
     def _lexical_scores_many(self, texts: list[str]) -> dict[str, _Lexical]:
-        """Each distinct text's BM25 scores and token ids, per segment."""
+        """Each distinct text's words and BM25 scores (per segment)."""
         distinct = list(dict.fromkeys(texts))
         return {
             text: _Lexical(
@@ -300,13 +300,15 @@ class HybridSearcher:
         reach = fused >= kth - self.config.sentence_weight
         named = _words_of(tuple(hints.outlets))
         claim = [word for word in lexical.words if word not in named]
+        base = self.snapshot.segments[0]  # whose statistics weigh every segment's BM25 (see the indexer's plan)
         for index, segment in enumerate(self.snapshot.segments):
             mine = np.flatnonzero(reach & (which == index))
             if not len(mine):
                 continue
-            ids = np.unique(np.asarray(query_ids(segment.bm25, claim), dtype=np.int64))
+            ids, idf = sentence_query(segment.bm25, base.bm25, claim)
             local = rows[mine] - self.snapshot.starts[index]
-            sentence[mine] = segment.sentence_tokens.best_sentence_scores(local, ids, document_idf(segment.bm25, ids))
+            average = base.sentence_tokens.average_length
+            sentence[mine] = segment.sentence_tokens.best_sentence_scores(local, ids, idf, average)
         return sentence
 
     def _rank(self, found: _Candidates, hints: QueryHints) -> np.ndarray:

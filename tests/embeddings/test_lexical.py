@@ -51,7 +51,7 @@ def test_the_best_sentence_scores_words_found_together_above_words_apart() -> No
         offsets.append(len(flat))
     tokens = SentenceTokens(np.array(flat), np.array(offsets), np.array(sentences, dtype=np.int16), 2.5)
     idf = np.array([1.0, 2.0])
-    scores = tokens.best_sentence_scores(np.array([0, 1]), np.array([7, 9]), idf)
+    scores = tokens.best_sentence_scores(np.array([0, 1]), np.array([7, 9]), idf, 2.5)
 
     def term(idf: float, length: int) -> float:  # one occurrence in a sentence of `length` tokens
         return idf / (1 + K1 * (0.25 + 0.75 * length / 2.5))
@@ -59,7 +59,7 @@ def test_the_best_sentence_scores_words_found_together_above_words_apart() -> No
     assert scores[0] == pytest.approx(term(1.0, 3) + term(2.0, 3))
     assert scores[1] == pytest.approx(max(term(1.0, 3), term(2.0, 2)))
     assert scores[0] > scores[1]
-    assert tokens.best_sentence_scores(np.array([1, 0]), np.array([1, 2]), idf).tolist() == [0.0, 0.0], (
+    assert tokens.best_sentence_scores(np.array([1, 0]), np.array([1, 2]), idf, 2.5).tolist() == [0.0, 0.0], (
         "header words are no sentence's"
     )
 
@@ -93,3 +93,30 @@ def test_a_passage_stating_the_question_in_one_sentence_ranks_above_one_scatteri
     gap = {r.article.id: r.score for r in with_sentences}
     before = {r.article.id: r.score for r in passages_only}
     assert gap["focused"] - gap["scattered"] > before["focused"] - before["scattered"] + 0.05
+
+
+def test_a_passage_in_a_segment_added_later_scores_its_sentences_as_the_first_segment_would(
+    encoder: Encoder, tmp_path: Path
+) -> None:
+    body = ["Dredging of the harbor channel will start in May. The council met on Tuesday."]
+    others = {
+        f"other-{i}.md": front_matter_article(
+            f"Notes {i}", "Harbour News", "2023-11-02", [f"Story {i} is about the market hall and its {i} stalls."]
+        )
+        for i in range(6)
+    }
+    first = {"first.md": front_matter_article("Council notes", "Harbour News", "2023-11-01", body), **others}
+    corpus, index = write_corpus(tmp_path / "corpus", first), tmp_path / "index"
+    build(encoder, corpus, index)
+    write_corpus(corpus, {"later.md": front_matter_article("Council notes", "Harbour News", "2023-11-01", body)})
+    assert build(encoder, corpus, index).segments == 2, "the later article is a segment of its own"
+
+    question = "When will dredging of the harbor channel start?"
+    with open_index(index, encoder.model_name, SETTINGS) as snapshot:
+        with_sentences = HybridSearcher(snapshot, encoder).search(question, k=10)
+        passages_only = HybridSearcher(snapshot, encoder, SearchConfig(sentence_weight=0)).search(question, k=10)
+    gained = {r.article.id: r.score for r in with_sentences}
+    for result in passages_only:
+        gained[result.article.id] -= result.score
+    assert gained["first"] > 0.1
+    assert gained["later"] == pytest.approx(gained["first"]), "weighed by the first segment's statistics"
