@@ -99,7 +99,7 @@ def write_segment(folder: Path, data: SegmentData, stats: LexicalStats | None, h
         "rows": len(data),
         "articles": len(data.articles),
         "own_lexical_stats": own,
-        "sentence_tokens": data.tokens.average_sentence_length(),
+        "tokens_per_sentence": data.tokens.average_sentence_length(),
     }
     write_file(folder / SEGMENT_FILE, json.dumps(layout).encode("utf-8"))
 
@@ -170,7 +170,7 @@ class Segment:
             self.sentence_offsets = load_npy(folder / "sentence_offsets.npy")
             self.sentence_spans = load_npy(folder / "sentence_spans.npy")
             self.bm25 = load_bm25(folder / "bm25")
-            self.sentence_tokens = SentenceTokens.open(folder, float(layout["sentence_tokens"]))
+            self.sentence_tokens = SentenceTokens.open(folder, float(layout["tokens_per_sentence"]))
             self._db = _open_read_only(folder / METADATA_FILE)
             self._check(dimension)
             self.dead_rows = np.array(dead_rows, dtype=np.int64)  # a copy: nothing stays mapped after close()
