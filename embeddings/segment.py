@@ -181,8 +181,7 @@ class Segment:
             raise
 
     def _check(self, dimension: int) -> None:
-        (chunks,) = self._query("SELECT COUNT(*) FROM chunks")[0]
-        (articles,) = self._query("SELECT COUNT(*) FROM articles")[0]
+        chunks, articles = self._row_count("chunks"), self._row_count("articles")
         sizes = {
             "vectors": len(self.store.vectors),
             "chunk rows": int(chunks),
@@ -200,6 +199,16 @@ class Segment:
         tokens = self.sentence_tokens
         if len(tokens.flat) != len(tokens.sentences) or int(tokens.offsets[-1]) != len(tokens.flat):
             raise FilesDisagreeError(f"segment {self.name} has {len(tokens.sentences)} token sentences")
+
+    def _row_count(self, table: str) -> int:
+        """The rows of a metadata table, numbered from 0 without gaps (`_write_metadata`): the last one's number
+        plus one, read from the table's index at once (COUNT(*) reads the whole table: 18.8 s for a 1M-chunk
+        segment not yet in the page cache). A table not starting at row 0 counts -1; gaps are `verify`'s."""
+        (first,) = self._query(f"SELECT MIN(row) FROM {table}")[0]  # one aggregate a query: SQLite's fast path
+        (last,) = self._query(f"SELECT MAX(row) FROM {table}")[0]
+        if first is None:
+            return 0
+        return int(last) + 1 if first == 0 else -1
 
     def verify(self) -> None:
         """Read the segment's vectors and ids and check them against its metadata (opening checks only

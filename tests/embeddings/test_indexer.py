@@ -23,6 +23,7 @@ from embeddings.store import (
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
+    check_index,
     current_generation,
     open_index,
 )
@@ -143,6 +144,20 @@ def test_corrupt_index_is_reported_and_rebuilt(
     assert len(report.added) == 4
     assert report.chunks_embedded == 0, "vectors come from the embedding cache"
     assert open_index(index, encoder.model_name, SETTINGS).vector_count() == report.chunks
+
+
+def test_a_chunk_row_missing_from_the_middle_of_the_metadata_is_found_by_the_index_check(
+    encoder: Encoder, news_corpus: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    report = build(encoder, news_corpus, index)
+    generation = current_generation(index)
+    assert generation is not None
+    (segment,) = (generation / "segments").iterdir()
+    with sqlite3.connect(segment / "chunks.sqlite") as db:
+        db.execute("DELETE FROM chunks WHERE row = ?", (report.chunks // 2,))
+    with pytest.raises(IndexCorruptError, match="other chunks than its metadata lists"):
+        check_index(index, encoder.model_name, SETTINGS)
 
 
 def test_a_build_that_fails_halfway_leaves_the_old_index_serving(
