@@ -23,7 +23,7 @@ from embeddings.chunk_pool import ChunkedArticle, chunk_articles
 from embeddings.chunking import Chunk, ChunkerSettings
 from embeddings.encoder import Encoder
 from embeddings.index_folder import writing_database, writing_to
-from embeddings.lexical import TokenTable, TokenTableBuilder
+from embeddings.lexical import TokenTable, TokenTableBuilder, ragged
 from embeddings.segment import Segment, SegmentData
 from embeddings.store import (
     SCRATCH_PREFIX,
@@ -625,7 +625,7 @@ def _live_data(segment: Segment, dead: np.ndarray, scratch: _ScratchFiles) -> Se
     wanted = set(live.tolist())
     chunks = [chunk for row, chunk in segment.all_chunks() if row in wanted]
     first, last = segment.sentence_offsets[live], segment.sentence_offsets[live + 1]
-    positions, offsets = _ragged(first, last)
+    positions, offsets = ragged(first, last)
     if len(dead):
         sentences = _rows_into(scratch, [(segment.sentence_vectors, positions)])
     else:
@@ -641,15 +641,6 @@ def _live_data(segment: Segment, dead: np.ndarray, scratch: _ScratchFiles) -> Se
         sentence_vectors=sentences,
         tokens=segment.tokens().take(live),
     )
-
-
-def _ragged(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the concatenated ranges first[i]:last[i], and the offsets of each range in them."""
-    lengths = (last - first).astype(np.int64)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    positions = np.repeat(first - offsets[:-1], lengths) + np.arange(offsets[-1])
-    return positions.astype(np.int64), offsets
 
 
 def _rows_into(scratch: _ScratchFiles, sources: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:

@@ -46,6 +46,15 @@ def lexical_text(article: Article, text: str) -> str:
     return f"{lexical_header(article)}\n{text}"
 
 
+def ragged(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the concatenated ranges first[i]:last[i], and the offsets of each range in them."""
+    lengths = (np.asarray(last) - np.asarray(first)).astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    positions = np.repeat(np.asarray(first) - offsets[:-1], lengths) + np.arange(offsets[-1])
+    return positions.astype(np.int64), offsets
+
+
 HEADER = -1  # the sentence number of a chunk's header tokens
 
 
@@ -108,11 +117,7 @@ class TokenTable:
 
     def take(self, rows: np.ndarray) -> TokenTable:
         """The token ids of these chunks (same vocabulary)."""
-        starts, ends = self.offsets[rows], self.offsets[rows + 1]
-        lengths = ends - starts
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        positions, offsets = ragged(self.offsets[rows], self.offsets[rows + 1])
         flat = np.asarray(self.flat[positions], dtype=np.int32)
         return TokenTable(self.vocabulary, flat, offsets, np.asarray(self.sentences[positions], dtype=np.int16))
 
@@ -203,17 +208,12 @@ class SentenceTokens:
         asked-for words in one sentence, as evidence does, above passages where they are scattered."""
         if not len(rows) or not len(ids):
             return np.zeros(len(rows))
-        starts, ends = self.offsets[rows], self.offsets[rows + 1]
-        lengths = (ends - starts).astype(np.int64)
-        total = int(lengths.sum())
-        if not total:
+        positions, offsets = ragged(self.offsets[rows], self.offsets[rows + 1])
+        if not len(positions):
             return np.zeros(len(rows))
-        firsts = np.zeros(len(rows), dtype=np.int64)
-        np.cumsum(lengths[:-1], out=firsts[1:])
-        positions = np.repeat(starts - firsts, lengths) + np.arange(total)
         tokens = np.asarray(self.flat[positions], dtype=np.int64)
         sentences = np.asarray(self.sentences[positions], dtype=np.int64)
-        owners = np.repeat(np.arange(len(rows)), lengths)
+        owners = np.repeat(np.arange(len(rows)), np.diff(offsets))
         body = sentences >= 0
         width = int(sentences.max()) + 1 if body.any() else 1
         keys = owners * width + sentences
